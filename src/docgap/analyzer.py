@@ -1,0 +1,129 @@
+"""The analyzer: one pipeline per process, any number of notes through it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from docgap.chunking import DEFAULT_CHUNK_CHARS, chunks
+from docgap.codes import describe
+from docgap.decoding import DEFAULT_MAX_CHARS, check_text
+from docgap.levels import LevelMention
+from docgap.lexicon import Lexicon, load_lexicon
+from docgap.mentions import Mention, MentionExtractor, Section
+from docgap.packs.m53_0 import M530Pack
+from docgap.pipeline import build_nlp
+from docgap.reading import NoteInput
+from docgap.report import NoteReport
+
+__all__ = ["Analyzer"]
+
+log = logging.getLogger(__name__)
+
+
+class Analyzer:
+    """Builds the pipeline once from the rule files, then analyses notes one by one."""
+
+    def __init__(
+        self,
+        lexicon_dir: Path | str | None = None,
+        *,
+        chunk_chars: int = DEFAULT_CHUNK_CHARS,
+        max_chars: int = DEFAULT_MAX_CHARS,
+    ) -> None:
+        self.lexicon: Lexicon = load_lexicon(Path(lexicon_dir) if lexicon_dir else None)
+        self.nlp = build_nlp(self.lexicon)
+        self.nlp.max_length = max(self.nlp.max_length, chunk_chars + 1)
+        self._extractor = MentionExtractor(self.lexicon)
+        self.pack = M530Pack(self.lexicon)
+        self.chunk_chars = chunk_chars
+        self.max_chars = max_chars
+
+    @property
+    def lexicon_hash(self) -> str:
+        return self.lexicon.sha256
+
+    def _read(self, text: str) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
+        mentions: list[Mention] = []
+        levels: list[LevelMention] = []
+        sections: list[Section] = []
+        pieces = 0
+        for offset, piece in chunks(text, self.chunk_chars):
+            pieces += 1
+            doc = self.nlp(piece)
+            piece_levels = self._extractor.levels(piece)
+            found = self._extractor.extract(doc, piece_levels)
+            if offset:
+                found = [m.shifted(offset) for m in found]
+                piece_levels = [lv.shifted(offset) for lv in piece_levels]
+            mentions.extend(found)
+            levels.extend(piece_levels)
+            for section in self._extractor.sections(doc):
+                sections.append(Section(section.category, section.start + offset, section.end + offset))
+        return mentions, levels, sections, pieces
+
+    def analyze(self, text: str, note_id: str = "note") -> NoteReport:
+        """Analyse one note's text."""
+        return self.analyze_input(NoteInput(note_id, text))
+
+    def analyze_input(self, note: NoteInput) -> NoteReport:
+        """Analyse one input record; a record that cannot be analysed gets an ``error``."""
+        elements = self.pack.elements
+        if note.error is not None or note.text is None:
+            report = NoteReport.failed(note.note_id, note.error or "no text", elements=elements)
+            report.warnings = list(note.warnings)
+            report.meta = dict(note.meta)
+            return report
+        problem = check_text(note.text, self.max_chars)
+        if problem:
+            report = NoteReport.failed(
+                note.note_id, problem, elements=elements, text_length=len(note.text)
+            )
+            report.meta = dict(note.meta)
+            return report
+        try:
+            mentions, levels, sections, pieces = self._read(note.text)
+            decision = self.pack.decide(mentions, levels, sections)
+        except Exception as exc:  # noqa: BLE001 - one bad note must not stop a batch
+            # The exception text may quote the note: log only its type (PHI).
+            log.error("note %s: analysis failed (%s)", note.note_id, type(exc).__name__)
+            report = NoteReport.failed(
+                note.note_id,
+                f"analysis failed ({type(exc).__name__})",
+                elements=elements,
+                text_length=len(note.text),
+            )
+            report.meta = dict(note.meta)
+            return report
+        warnings = list(note.warnings)
+        if pieces > 1:
+            warnings.append(
+                f"long note analysed in {pieces} chunks of up to {self.chunk_chars:,} characters"
+            )
+        return NoteReport(
+            note_id=note.note_id,
+            status=decision.status,
+            would_code=decision.would_code,
+            elements=decision.elements,
+            chiropractic=decision.chiropractic,
+            gaps=decision.gaps,
+            evidence=decision.evidence,
+            code=self.pack.code,
+            would_code_description=describe(decision.would_code),
+            query_opportunity=decision.query_opportunity,
+            warnings=warnings,
+            text_length=len(note.text),
+            meta=dict(note.meta),
+        )
+
+    def pipe(self, notes: Iterable[NoteInput | str | tuple[str, str]]) -> Iterator[NoteReport]:
+        """Analyse a stream of notes lazily, in order: records, texts or (id, text) pairs."""
+        for i, note in enumerate(notes, start=1):
+            if isinstance(note, NoteInput):
+                yield self.analyze_input(note)
+            elif isinstance(note, str):
+                yield self.analyze(note, f"note-{i}")
+            else:
+                note_id, text = note
+                yield self.analyze(text, note_id)

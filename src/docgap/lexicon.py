@@ -1,0 +1,345 @@
+"""Reviewed rule files: their schema, validation on load, and write-back.
+
+Every rule docgap applies lives in ``lexicons/`` as YAML that a clinician can edit.
+The models below forbid unknown keys and compile every regular expression on load, so
+a typo is a clear error naming the file and the rule, never a silently ignored rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from docgap.resources import lexicon_dir
+
+__all__ = [
+    "ASSERTIONS",
+    "ContextFile",
+    "ContextRuleGroup",
+    "Lexicon",
+    "LexiconError",
+    "LevelsFile",
+    "PackFile",
+    "SectionsFile",
+    "SentencesFile",
+    "TargetConcept",
+    "TargetFile",
+    "TemplatesFile",
+    "dump_yaml",
+    "load_lexicon",
+]
+
+Assertion = Literal["affirmed", "negated", "family", "hypothetical", "uncertain", "historical"]
+ASSERTIONS: tuple[str, ...] = (
+    "affirmed",
+    "negated",
+    "family",
+    "hypothetical",
+    "uncertain",
+    "historical",
+)
+Direction = Literal["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
+
+
+class LexiconError(ValueError):
+    """A rule file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_regexes(values: list[str]) -> list[str]:
+    for pattern in values:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"regex {pattern!r} does not compile: {exc}") from None
+    return values
+
+
+class _Matchable(_Strict):
+    """Something matched in text: literal phrases, regular expressions or token patterns."""
+
+    phrases: list[str] = Field(default_factory=list)
+    regex: list[str] = Field(default_factory=list)
+    patterns: list[list[dict[str, Any]]] = Field(default_factory=list)
+
+    @field_validator("regex")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+    @field_validator("phrases")
+    @classmethod
+    def _phrases_not_blank(cls, value: list[str]) -> list[str]:
+        if any(not p.strip() for p in value):
+            raise ValueError("a phrase is empty")
+        return value
+
+    def has_matcher(self) -> bool:
+        return bool(self.phrases or self.regex or self.patterns)
+
+
+class TargetConcept(_Matchable):
+    """One concept of an element (e.g. vertigo) and the words that name it."""
+
+    concept: str
+    flags: list[str] = Field(default_factory=list)
+    requires_any: list[str] = Field(default_factory=list)
+    rejected_by: list[str] = Field(default_factory=list)
+    rescued_by: list[str] = Field(default_factory=list)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_matcher(self) -> TargetConcept:
+        if not self.has_matcher():
+            raise ValueError(f"concept {self.concept!r} has no phrases, regex or patterns")
+        return self
+
+
+class TargetFile(_Strict):
+    """All concepts of one target label; file-level qualifiers apply to every concept."""
+
+    label: str
+    description: str
+    rejected_by: list[str] = Field(default_factory=list)
+    requires_any: list[str] = Field(default_factory=list)
+    rescued_by: list[str] = Field(default_factory=list)
+    concepts: list[TargetConcept]
+
+
+class ContextRuleGroup(_Matchable):
+    """ConText modifiers sharing a category, a direction and a scope."""
+
+    category: str
+    direction: Direction
+    max_scope: int | None = Field(default=None, ge=1)
+    allowed_types: list[str] | None = None
+    excluded_types: list[str] | None = None
+    terminated_by: list[str] | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _has_matcher(self) -> ContextRuleGroup:
+        if not self.has_matcher():
+            raise ValueError(f"{self.category} rule group has no phrases, regex or patterns")
+        return self
+
+
+class ContextFile(_Strict):
+    """Assertion categories, their precedence, and the modifier rules."""
+
+    assertions: dict[str, Assertion]
+    precedence: list[Assertion]
+    rules: list[ContextRuleGroup]
+
+
+class SectionDef(_Strict):
+    """A section category, the titles that open it, and what it implies for mentions in it."""
+
+    category: str
+    titles: list[str]
+    assertion: Assertion | None = None
+    note: str | None = None
+
+
+class SectionsFile(_Strict):
+    sections: list[SectionDef]
+
+
+class TemplatesFile(_Strict):
+    """How checkbox and key-value template lines state a value."""
+
+    affirm_values: list[str]
+    negate_values: list[str]
+    unfilled_values: list[str]
+    checked_boxes: list[str]
+    empty_boxes: list[str]
+    affirm_prefixes: list[str]
+    negate_prefixes: list[str]
+
+
+class LevelsFile(_Strict):
+    """Spinal level notation: vertebra aliases, area names and chiropractic listings."""
+
+    aliases: dict[str, str]
+    listings: list[str]
+    not_a_level_after: list[str]
+    region_qualifiers: dict[Literal["cervical", "non_cervical"], str]
+
+    @field_validator("not_a_level_after")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+
+class SentencesFile(_Strict):
+    """Tokens after which a period does not end a sentence."""
+
+    no_break_after: list[str]
+
+
+class ElementDef(_Strict):
+    """An element of the code's criteria and which assertions make it count."""
+
+    description: str
+    counts: list[Assertion] = Field(default_factory=lambda: ["affirmed"])
+
+
+class GapDef(_Strict):
+    """A gap's human message (a format string over the gap's fields)."""
+
+    message: str
+    severity: Literal["required", "recommended", "info"] = "recommended"
+
+
+class PackFile(_Strict):
+    """The code pack: which code, its elements, its gap messages and its parameters."""
+
+    code: str
+    alternatives: list[str]
+    elements: dict[str, ElementDef]
+    gaps: dict[str, GapDef]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Every rule file, validated, with a hash that identifies this exact rule set."""
+
+    root: Path
+    sections: SectionsFile
+    context: ContextFile
+    templates: TemplatesFile
+    levels: LevelsFile
+    sentences: SentencesFile
+    pack: PackFile
+    targets: tuple[TargetFile, ...]
+    sha256: str
+    files: tuple[str, ...] = field(default_factory=tuple)
+
+    def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
+        for target_file in self.targets:
+            for concept in target_file.concepts:
+                yield target_file, concept
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise LexiconError(f"{path}: rule file is missing") from None
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"{path}: not valid YAML: {exc}") from None
+
+
+def _parse(model: type[_Strict], path: Path) -> Any:
+    data = _read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'/'.join(str(p) for p in err['loc']) or '<top>'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise LexiconError(f"{path}: {problems}") from None
+
+
+def _hash(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _check_references(lexicon: Lexicon) -> None:
+    """Qualifiers must exist; a phrase may belong to one concept only."""
+    known = {group.category for group in lexicon.context.rules}
+    for target_file, concept in lexicon.concepts():
+        for name in (
+            *target_file.requires_any,
+            *target_file.rejected_by,
+            *target_file.rescued_by,
+            *concept.requires_any,
+            *concept.rejected_by,
+            *concept.rescued_by,
+        ):
+            if name not in known:
+                raise LexiconError(
+                    f"targets '{target_file.label}', concept '{concept.concept}': "
+                    f"qualifier {name!r} is not a category of any context rule"
+                )
+    owner: dict[str, str] = {}
+    for target_file, concept in lexicon.concepts():
+        where = f"{target_file.label}/{concept.concept}"
+        for phrase in concept.phrases:
+            key = " ".join(phrase.lower().split())
+            if key in owner and owner[key] != where:
+                raise LexiconError(
+                    f"targets: phrase {phrase!r} is in both {owner[key]} and {where}; "
+                    "a phrase names one concept (use flags to let it count twice)"
+                )
+            owner[key] = where
+    for category in lexicon.context.assertions:
+        if category not in known:
+            raise LexiconError(f"context.yml: assertion category {category!r} has no rules")
+
+
+def load_lexicon(root: Path | None = None) -> Lexicon:
+    """Read and validate every rule file under ``root`` (the packaged lexicons by default)."""
+    return _load_cached(Path(root) if root is not None else lexicon_dir())
+
+
+@lru_cache(maxsize=8)
+def _load_cached(root: Path) -> Lexicon:
+    common = root / "common"
+    pack_dir = root / "packs" / "m53.0"
+    target_paths = sorted((pack_dir / "targets").glob("*.yml"))
+    if not target_paths:
+        raise LexiconError(f"{pack_dir / 'targets'}: no target files found")
+    targets = tuple(_parse(TargetFile, path) for path in target_paths)
+    labels = [t.label for t in targets]
+    if len(set(labels)) != len(labels):
+        raise LexiconError(f"{pack_dir / 'targets'}: a label is defined in two files")
+    files = [
+        common / "sections.yml",
+        common / "context.yml",
+        common / "templates.yml",
+        common / "levels.yml",
+        common / "sentences.yml",
+        pack_dir / "pack.yml",
+        *target_paths,
+    ]
+    lexicon = Lexicon(
+        root=root,
+        sections=_parse(SectionsFile, files[0]),
+        context=_parse(ContextFile, files[1]),
+        templates=_parse(TemplatesFile, files[2]),
+        levels=_parse(LevelsFile, files[3]),
+        sentences=_parse(SentencesFile, files[4]),
+        pack=_parse(PackFile, files[5]),
+        targets=targets,
+        sha256=_hash(files, root),
+        files=tuple(p.relative_to(root).as_posix() for p in files),
+    )
+    _check_references(lexicon)
+    return lexicon
+
+
+def dump_yaml(model: BaseModel, path: Path) -> None:
+    """Write a rule file back (round-trips through the same schema)."""
+    data = model.model_dump(mode="json", exclude_defaults=True)
+    with path.open("w", encoding="utf-8") as handle:
+        yaml.safe_dump(data, handle, sort_keys=False, allow_unicode=True, width=100)

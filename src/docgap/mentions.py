@@ -1,0 +1,248 @@
+"""Turn a processed Doc into mentions: what was found, where, and whether it counts.
+
+This is the generic machinery shared by every code pack. Each target match becomes a
+:class:`Mention` carrying its assertion (from ConText, the section and template values),
+its qualifiers (the non-assertion ConText categories and the spinal levels in its
+sentence), and, when a rule file's requirements are not met, the reason it was rejected.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, replace
+
+from spacy.tokens import Doc, Span
+
+from docgap.levels import LevelFinder, LevelMention
+from docgap.lexicon import Lexicon, TargetConcept, TargetFile
+from docgap.templates import TemplateReader
+
+__all__ = ["Mention", "MentionExtractor", "Modifier"]
+
+
+@dataclass(frozen=True)
+class Modifier:
+    """A ConText modifier that applied to a mention."""
+
+    category: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One target match with everything the decision and the evidence need."""
+
+    label: str
+    concept: str
+    text: str
+    start: int
+    end: int
+    sentence_start: int
+    sentence_end: int
+    section: str | None
+    assertion: str
+    assertion_source: str
+    qualifiers: frozenset[str]
+    modifiers: tuple[Modifier, ...]
+    flags: frozenset[str]
+    rule: str
+    levels: tuple[LevelMention, ...] = ()
+    rejection: str | None = None
+    region: str = "unknown"
+
+    def counts_as(self, assertions: tuple[str, ...] | list[str]) -> bool:
+        """Whether the mention passes its rules and has one of the given assertions."""
+        return self.rejection is None and self.assertion in assertions
+
+    def shifted(self, offset: int) -> Mention:
+        """The same mention with character offsets moved by ``offset`` (chunked notes)."""
+        return replace(
+            self,
+            start=self.start + offset,
+            end=self.end + offset,
+            sentence_start=self.sentence_start + offset,
+            sentence_end=self.sentence_end + offset,
+            modifiers=tuple(
+                replace(m, start=m.start + offset, end=m.end + offset) for m in self.modifiers
+            ),
+            levels=tuple(lv.shifted(offset) for lv in self.levels),
+        )
+
+
+@dataclass(frozen=True)
+class _ConceptRules:
+    flags: frozenset[str]
+    requires_any: frozenset[str]
+    rejected_by: frozenset[str]
+    rescued_by: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of the note, by character offsets."""
+
+    category: str
+    start: int
+    end: int
+
+
+class MentionExtractor:
+    """Reads mentions off Docs made by the pipeline built from the same lexicon."""
+
+    def __init__(self, lexicon: Lexicon) -> None:
+        self._assertion_of = dict(lexicon.context.assertions)
+        self._precedence = list(lexicon.context.precedence)
+        self._section_assertion = {
+            s.category: s.assertion for s in lexicon.sections.sections if s.assertion
+        }
+        self._templates = TemplateReader(lexicon.templates)
+        self._levels = LevelFinder(lexicon.levels)
+        self._cervical = lexicon.levels.region_qualifiers["cervical"]
+        self._non_cervical = lexicon.levels.region_qualifiers["non_cervical"]
+        self._concepts: dict[tuple[str, str], _ConceptRules] = {
+            (tf.label, c.concept): self._rules_of(tf, c) for tf, c in lexicon.concepts()
+        }
+
+    @staticmethod
+    def _rules_of(target_file: TargetFile, concept: TargetConcept) -> _ConceptRules:
+        return _ConceptRules(
+            flags=frozenset(concept.flags),
+            requires_any=frozenset(concept.requires_any or target_file.requires_any),
+            rejected_by=frozenset({*target_file.rejected_by, *concept.rejected_by}),
+            rescued_by=frozenset({*target_file.rescued_by, *concept.rescued_by}),
+        )
+
+    def levels(self, text: str) -> list[LevelMention]:
+        """Every spinal level expression in ``text``."""
+        return self._levels.find(text)
+
+    @staticmethod
+    def sections(doc: Doc) -> list[Section]:
+        """The note's sections as character ranges (text before the first title has none)."""
+        found = []
+        for section in doc._.sections:
+            if section.category is None:
+                continue
+            start = doc[section.title_start].idx if section.title_start < len(doc) else len(doc.text)
+            end_token = section.body_end
+            end = doc[end_token - 1].idx + len(doc[end_token - 1]) if end_token > 0 else 0
+            found.append(Section(section.category, start, end))
+        return found
+
+    def extract(self, doc: Doc, levels: list[LevelMention] | None = None) -> list[Mention]:
+        """All mentions in ``doc``, in text order."""
+        if levels is None:
+            levels = self.levels(doc.text)
+        level_starts = [lv.start for lv in levels]
+        sections = self.sections(doc)
+        section_starts = [s.start for s in sections]
+        mentions = []
+        for ent in doc.ents:
+            mentions.append(
+                self._mention(doc, ent, levels, level_starts, sections, section_starts)
+            )
+        return mentions
+
+    def _mention(
+        self,
+        doc: Doc,
+        ent: Span,
+        levels: list[LevelMention],
+        level_starts: list[int],
+        sections: list[Section],
+        section_starts: list[int],
+    ) -> Mention:
+        meta = ent._.target_rule.metadata or {}
+        label = meta.get("label", ent.label_.lower())
+        concept = meta.get("concept", ent.label_.lower())
+        rules = self._concepts.get((label, concept), _ConceptRules(frozenset(), *[frozenset()] * 3))
+
+        sentence = ent.sent
+        sent_start, sent_end = sentence.start_char, sentence.end_char
+        lo = bisect.bisect_left(level_starts, sent_start)
+        hi = bisect.bisect_left(level_starts, sent_end)
+        sentence_levels = tuple(lv for lv in levels[lo:hi] if lv.end <= sent_end)
+
+        idx = bisect.bisect_right(section_starts, ent.start_char) - 1
+        section = sections[idx].category if idx >= 0 and ent.start_char < sections[idx].end else None
+
+        modifiers = tuple(
+            Modifier(
+                m.category,
+                doc[m.modifier_span[0] : m.modifier_span[1]].text,
+                doc[m.modifier_span[0]].idx,
+                doc[m.modifier_span[1] - 1].idx + len(doc[m.modifier_span[1] - 1]),
+            )
+            for m in ent._.modifiers
+        )
+        categories = {m.category for m in modifiers}
+        qualifiers = {c for c in categories if c not in self._assertion_of}
+        for level in sentence_levels:
+            qualifiers.add(self._cervical if level.is_cervical() else self._non_cervical)
+
+        assertion, source = self._assertion(doc.text, ent, categories, section)
+        region = self._region(rules.flags, qualifiers)
+        rejection = self._rejection(rules, qualifiers, modifiers)
+        return Mention(
+            label=label,
+            concept=concept,
+            text=ent.text,
+            start=ent.start_char,
+            end=ent.end_char,
+            sentence_start=sent_start,
+            sentence_end=sent_end,
+            section=section,
+            assertion=assertion,
+            assertion_source=source,
+            qualifiers=frozenset(qualifiers),
+            modifiers=modifiers,
+            flags=rules.flags,
+            rule=meta.get("rule", ent.label_),
+            levels=sentence_levels,
+            rejection=rejection,
+            region=region,
+        )
+
+    def _assertion(
+        self, text: str, ent: Span, categories: set[str], section: str | None
+    ) -> tuple[str, str]:
+        """Template value first (the most local statement), then ConText, then the section."""
+        section_default = self._section_assertion.get(section or "")
+        template = self._templates.value(text, ent.start_char, ent.end_char)
+        if template == "unfilled":
+            return "unfilled", "template"
+        if template == "negated":
+            return "negated", "template"
+        if template == "affirmed":
+            if section_default in ("family", "hypothetical"):
+                return section_default, "section"
+            return "affirmed", "template"
+        found = {self._assertion_of[c] for c in categories if c in self._assertion_of}
+        for assertion in self._precedence:
+            if assertion in found:
+                return assertion, "context"
+        if section_default:
+            return section_default, "section"
+        return "affirmed", "default"
+
+    def _region(self, flags: frozenset[str], qualifiers: set[str]) -> str:
+        if "cervical" in flags or self._cervical in qualifiers:
+            return "cervical"
+        if self._non_cervical in qualifiers:
+            return "non_cervical"
+        return "unknown"
+
+    @staticmethod
+    def _rejection(
+        rules: _ConceptRules, qualifiers: set[str], modifiers: tuple[Modifier, ...]
+    ) -> str | None:
+        if rules.requires_any and not rules.requires_any & qualifiers:
+            return "needs " + " or ".join(sorted(rules.requires_any)).lower()
+        blocking = rules.rejected_by & qualifiers
+        if blocking and not rules.rescued_by & qualifiers:
+            category = sorted(blocking)[0]
+            words = next((m.text for m in modifiers if m.category == category), "a spinal level")
+            return f"{category.lower()}: {words!r}"
+        return None

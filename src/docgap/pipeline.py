@@ -1,0 +1,143 @@
+"""Build the medspaCy pipeline from the rule files, once per process.
+
+Stages: medspaCy's clinical tokenizer, docgap's sentence splitter, medspaCy's Sectionizer,
+TargetMatcher and ConText, each loaded with the rules in ``lexicons/``.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+import spacy
+from medspacy.context import ConTextRule
+from medspacy.custom_tokenizer import create_medspacy_tokenizer
+from medspacy.section_detection import SectionRule
+from medspacy.target_matcher import TargetRule
+from spacy.language import Language
+
+import docgap.components  # noqa: F401  (registers docgap_sentences_v1)
+from docgap.lexicon import Lexicon
+
+__all__ = ["build_nlp", "context_rules", "section_rules", "target_rules"]
+
+
+def _quiet_loguru() -> None:
+    """PyRuSH (imported by medspaCy) formats a DEBUG line per token through loguru."""
+    try:
+        from loguru import logger
+
+        logger.disable("PyRuSH")
+    except ImportError:  # pragma: no cover - loguru ships with medspaCy
+        pass
+
+
+def target_rules(lexicon: Lexicon) -> list[TargetRule]:
+    """One TargetRule per phrase, regex or token pattern, tagged with its concept."""
+    rules: list[TargetRule] = []
+    for target_file, concept in lexicon.concepts():
+        label = target_file.label
+        meta = {"label": label, "concept": concept.concept}
+        for phrase in concept.phrases:
+            rules.append(
+                TargetRule(
+                    phrase,
+                    label,
+                    metadata={**meta, "rule": f"{label}/{concept.concept}: phrase {phrase!r}"},
+                )
+            )
+        for i, regex in enumerate(concept.regex):
+            rules.append(
+                TargetRule(
+                    f"{concept.concept} regex {i}",
+                    label,
+                    pattern=regex,
+                    metadata={**meta, "rule": f"{label}/{concept.concept}: regex {i}"},
+                )
+            )
+        for i, pattern in enumerate(concept.patterns):
+            rules.append(
+                TargetRule(
+                    f"{concept.concept} pattern {i}",
+                    label,
+                    pattern=pattern,
+                    metadata={**meta, "rule": f"{label}/{concept.concept}: pattern {i}"},
+                )
+            )
+    return rules
+
+
+def _title_regex(titles: list[str]) -> str:
+    """A section title at a line start (or after "." / "," in run-together text)."""
+    long_titles = sorted((t for t in titles if len(t) > 1), key=len, reverse=True)
+    short_titles = [t for t in titles if len(t) == 1]
+    alternatives = []
+    if long_titles:
+        body = "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in long_titles)
+        alternatives.append(rf"(?:{body})[ \t]*(?::|[ \t]-[ \t]|[ \t]*(?=\r?\n))")
+    if short_titles:
+        body = "|".join(re.escape(t) for t in short_titles)
+        alternatives.append(rf"(?:{body})[ \t]*:")
+    return rf"(?m)(?:^|(?<=[.,;]))[ \t]*(?:{'|'.join(alternatives)})"
+
+
+def section_rules(lexicon: Lexicon) -> list[SectionRule]:
+    """One regex SectionRule per section category."""
+    return [
+        SectionRule(
+            literal=section.category,
+            category=section.category,
+            pattern=_title_regex(section.titles),
+        )
+        for section in lexicon.sections.sections
+    ]
+
+
+def context_rules(lexicon: Lexicon) -> list[ConTextRule]:
+    """ConTextRules for every phrase, regex and token pattern of every rule group."""
+    rules: list[ConTextRule] = []
+    for group in lexicon.context.rules:
+        shared: dict[str, Any] = {
+            "category": group.category,
+            "direction": group.direction,
+            "max_scope": group.max_scope,
+            "allowed_types": {t.upper() for t in group.allowed_types}
+            if group.allowed_types
+            else None,
+            "excluded_types": {t.upper() for t in group.excluded_types}
+            if group.excluded_types
+            else None,
+            "terminated_by": {t.upper() for t in group.terminated_by}
+            if group.terminated_by
+            else None,
+        }
+        for phrase in group.phrases:
+            rules.append(ConTextRule(phrase, **shared))
+        for i, regex in enumerate(group.regex):
+            rules.append(ConTextRule(f"{group.category} regex {i}", pattern=regex, **shared))
+        for i, pattern in enumerate(group.patterns):
+            rules.append(ConTextRule(f"{group.category} pattern {i}", pattern=pattern, **shared))
+    return rules
+
+
+def build_nlp(lexicon: Lexicon) -> Language:
+    """A fresh pipeline loaded with ``lexicon``'s rules (build once; it is reusable)."""
+    _quiet_loguru()
+    nlp = spacy.blank("en")
+    nlp.tokenizer = create_medspacy_tokenizer(nlp)
+    nlp.add_pipe(
+        "docgap_sentences_v1",
+        config={"no_break_after": list(lexicon.sentences.no_break_after)},
+    )
+    sectionizer = nlp.add_pipe(
+        "medspacy_sectionizer", config={"rules": None, "span_attrs": None}
+    )
+    sectionizer.add(section_rules(lexicon))
+    matcher = nlp.add_pipe("medspacy_target_matcher", config={"result_type": "ents"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        matcher.add(target_rules(lexicon))
+    context = nlp.add_pipe("medspacy_context", config={"rules": None, "span_attrs": None})
+    context.add(context_rules(lexicon))
+    return nlp
