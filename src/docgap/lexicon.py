@@ -93,7 +93,9 @@ class TargetConcept(_Matchable):
     """One concept of an element (e.g. vertigo) and the words that name it."""
 
     concept: str
+    group: str | None = None
     flags: list[str] = Field(default_factory=list)
+    explains: list[str] = Field(default_factory=list)
     requires_any: list[str] = Field(default_factory=list)
     rejected_by: list[str] = Field(default_factory=list)
     rescued_by: list[str] = Field(default_factory=list)
@@ -122,6 +124,7 @@ class ContextRuleGroup(_Matchable):
 
     category: str
     direction: Direction
+    layer: str = "assertion"
     max_scope: int | None = Field(default=None, ge=1)
     allowed_types: list[str] | None = None
     excluded_types: list[str] | None = None
@@ -149,6 +152,7 @@ class SectionDef(_Strict):
     category: str
     titles: list[str]
     assertion: Assertion | None = None
+    qualifier: str | None = None
     note: str | None = None
 
 
@@ -281,6 +285,14 @@ def _check_references(lexicon: Lexicon) -> None:
                     f"targets '{target_file.label}', concept '{concept.concept}': "
                     f"qualifier {name!r} is not a category of any context rule"
                 )
+    concept_names = {concept.concept for _, concept in lexicon.concepts()}
+    for target_file, concept in lexicon.concepts():
+        unknown = set(concept.explains) - concept_names
+        if unknown:
+            raise LexiconError(
+                f"targets '{target_file.label}', concept '{concept.concept}': explains "
+                f"unknown concepts {sorted(unknown)}"
+            )
     owner: dict[str, str] = {}
     for target_file, concept in lexicon.concepts():
         where = f"{target_file.label}/{concept.concept}"
@@ -292,6 +304,23 @@ def _check_references(lexicon: Lexicon) -> None:
                     "a phrase names one concept (use flags to let it count twice)"
                 )
             owner[key] = where
+    seen: dict[tuple[str, str], str] = {}
+    for group in lexicon.context.rules:
+        for phrase in group.phrases:
+            key = (group.layer, " ".join(phrase.lower().split()))
+            if key in seen:
+                raise LexiconError(
+                    f"context.yml: phrase {phrase!r} is in {seen[key]} and {group.category} "
+                    f"in layer {group.layer!r}; overlapping modifiers of one layer cancel out "
+                    "(use one BIDIRECTIONAL group, or another layer)"
+                )
+            seen[key] = group.category
+    for section in lexicon.sections.sections:
+        if section.qualifier and section.qualifier not in known:
+            raise LexiconError(
+                f"sections.yml: section {section.category!r}: qualifier {section.qualifier!r} "
+                "is not a category of any context rule"
+            )
     for category in lexicon.context.assertions:
         if category not in known:
             raise LexiconError(f"context.yml: assertion category {category!r} has no rules")

@@ -36,6 +36,7 @@ class Mention:
 
     label: str
     concept: str
+    group: str
     text: str
     start: int
     end: int
@@ -51,6 +52,7 @@ class Mention:
     levels: tuple[LevelMention, ...] = ()
     rejection: str | None = None
     region: str = "unknown"
+    explains: frozenset[str] = frozenset()
 
     def counts_as(self, assertions: tuple[str, ...] | list[str]) -> bool:
         """Whether the mention passes its rules and has one of the given assertions."""
@@ -73,6 +75,8 @@ class Mention:
 
 @dataclass(frozen=True)
 class _ConceptRules:
+    group: str
+    explains: frozenset[str]
     flags: frozenset[str]
     requires_any: frozenset[str]
     rejected_by: frozenset[str]
@@ -97,6 +101,9 @@ class MentionExtractor:
         self._section_assertion = {
             s.category: s.assertion for s in lexicon.sections.sections if s.assertion
         }
+        self._section_qualifier = {
+            s.category: s.qualifier for s in lexicon.sections.sections if s.qualifier
+        }
         self._templates = TemplateReader(lexicon.templates)
         self._levels = LevelFinder(lexicon.levels)
         self._cervical = lexicon.levels.region_qualifiers["cervical"]
@@ -108,6 +115,8 @@ class MentionExtractor:
     @staticmethod
     def _rules_of(target_file: TargetFile, concept: TargetConcept) -> _ConceptRules:
         return _ConceptRules(
+            group=concept.group or concept.concept,
+            explains=frozenset(concept.explains),
             flags=frozenset(concept.flags),
             requires_any=frozenset(concept.requires_any or target_file.requires_any),
             rejected_by=frozenset({*target_file.rejected_by, *concept.rejected_by}),
@@ -157,7 +166,9 @@ class MentionExtractor:
         meta = ent._.target_rule.metadata or {}
         label = meta.get("label", ent.label_.lower())
         concept = meta.get("concept", ent.label_.lower())
-        rules = self._concepts.get((label, concept), _ConceptRules(frozenset(), *[frozenset()] * 3))
+        rules = self._concepts.get(
+            (label, concept), _ConceptRules(concept, *[frozenset()] * 5)
+        )
 
         sentence = ent.sent
         sent_start, sent_end = sentence.start_char, sentence.end_char
@@ -181,6 +192,8 @@ class MentionExtractor:
         qualifiers = {c for c in categories if c not in self._assertion_of}
         for level in sentence_levels:
             qualifiers.add(self._cervical if level.is_cervical() else self._non_cervical)
+        if section in self._section_qualifier:
+            qualifiers.add(self._section_qualifier[section])
 
         assertion, source = self._assertion(doc.text, ent, categories, section)
         region = self._region(rules.flags, qualifiers)
@@ -188,6 +201,7 @@ class MentionExtractor:
         return Mention(
             label=label,
             concept=concept,
+            group=rules.group,
             text=ent.text,
             start=ent.start_char,
             end=ent.end_char,
@@ -203,6 +217,7 @@ class MentionExtractor:
             levels=sentence_levels,
             rejection=rejection,
             region=region,
+            explains=rules.explains,
         )
 
     def _assertion(

@@ -1,7 +1,8 @@
 """Build the medspaCy pipeline from the rule files, once per process.
 
 Stages: medspaCy's clinical tokenizer, docgap's sentence splitter, medspaCy's Sectionizer,
-TargetMatcher and ConText, each loaded with the rules in ``lexicons/``.
+TargetMatcher and one ConText pass per rule layer, each loaded with the rules in
+``lexicons/``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from spacy.language import Language
 import docgap.components  # noqa: F401  (registers docgap_sentences_v1)
 from docgap.lexicon import Lexicon
 
-__all__ = ["build_nlp", "context_rules", "section_rules", "target_rules"]
+__all__ = ["build_nlp", "context_layers", "context_rules", "section_rules", "target_rules"]
 
 
 def _quiet_loguru() -> None:
@@ -94,10 +95,17 @@ def section_rules(lexicon: Lexicon) -> list[SectionRule]:
     ]
 
 
-def context_rules(lexicon: Lexicon) -> list[ConTextRule]:
-    """ConTextRules for every phrase, regex and token pattern of every rule group."""
+def context_layers(lexicon: Lexicon) -> list[str]:
+    """The ConText layers, in file order (each becomes one ConText pass)."""
+    return list(dict.fromkeys(group.layer for group in lexicon.context.rules))
+
+
+def context_rules(lexicon: Lexicon, layer: str | None = None) -> list[ConTextRule]:
+    """ConTextRules for every phrase, regex and token pattern of a layer's rule groups."""
     rules: list[ConTextRule] = []
     for group in lexicon.context.rules:
+        if layer is not None and group.layer != layer:
+            continue
         shared: dict[str, Any] = {
             "category": group.category,
             "direction": group.direction,
@@ -138,6 +146,11 @@ def build_nlp(lexicon: Lexicon) -> Language:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         matcher.add(target_rules(lexicon))
-    context = nlp.add_pipe("medspacy_context", config={"rules": None, "span_attrs": None})
-    context.add(context_rules(lexicon))
+    for layer in context_layers(lexicon):
+        context = nlp.add_pipe(
+            "medspacy_context",
+            name=f"context_{layer}",
+            config={"rules": None, "span_attrs": None},
+        )
+        context.add(context_rules(lexicon, layer))
     return nlp

@@ -96,6 +96,10 @@ class M530Pack:
         self._future_sections = frozenset(params.get("future_sections", ()))
         self._performed = str(params.get("performed_qualifier", "PERFORMED_TODAY"))
         self._subluxation_is_finding = bool(params.get("subluxation_is_cervical_finding", False))
+        self._attribution_sections = frozenset(params.get("attribution_sections", ()))
+        self._tied_to_neck = frozenset(params.get("tied_to_neck_qualifiers", ()))
+        self._narrative_sections = frozenset(params.get("narrative_sections", ()))
+        self._symptom_labels = tuple(params.get("symptom_labels", ()))
         self._not_current_sections = frozenset(
             s.category for s in lexicon.sections.sections if s.assertion
         )
@@ -229,6 +233,61 @@ class M530Pack:
             else:
                 found.reasons[id(m)] = "manipulation not documented as chiropractic"
 
+    def _attribute(self, found: _Findings, mentions: list[Mention]) -> None:
+        """Drop symptoms the note explains by another cause (spec section 2)."""
+        causes = [
+            m for m in mentions if m.explains and m.counts_as(("affirmed",))
+        ]
+        if not causes:
+            return
+        for label in ("cranial_symptoms", "upper_extremity", "autonomic"):
+            kept = []
+            for m in found.of(label):
+                cause = next(
+                    (
+                        c
+                        for c in causes
+                        if m.concept in c.explains
+                        and (
+                            c.sentence_start == m.sentence_start
+                            or (
+                                c.section in self._attribution_sections
+                                and not m.qualifiers & self._tied_to_neck
+                            )
+                        )
+                    ),
+                    None,
+                )
+                if cause is None:
+                    kept.append(m)
+                else:
+                    found.reasons[id(m)] = f"attributed to another cause: {cause.text!r}"
+            found.counted[label] = kept
+
+    def _narrative_wins(self, found: _Findings, mentions: list[Mention]) -> None:
+        """A stale template or carried-forward line loses to the current history (spec 1)."""
+        denied = {
+            m.group
+            for m in mentions
+            if m.section in self._narrative_sections and m.assertion == "negated"
+        }
+        if not denied:
+            return
+        for label in self._symptom_labels:
+            counted = found.of(label)
+            affirmed_now = {m.group for m in counted if m.section in self._narrative_sections}
+            kept = []
+            for m in counted:
+                if (
+                    m.group in denied
+                    and m.group not in affirmed_now
+                    and m.section not in self._narrative_sections
+                ):
+                    found.reasons[id(m)] = "contradicted by the current history"
+                else:
+                    kept.append(m)
+            found.counted[label] = kept
+
     # ------------------------------------------------------------------ decision
     def decide(
         self, mentions: list[Mention], levels: list[LevelMention], sections: list[Section]
@@ -239,6 +298,8 @@ class M530Pack:
             self._simple(found, mentions, label)
         for label in ("upper_extremity", "autonomic"):
             self._simple(found, mentions, label)
+        self._attribute(found, mentions)
+        self._narrative_wins(found, mentions)
         self._subluxation(found, mentions, levels, sections)
         if self._subluxation_is_finding:
             for m in found.of("subluxation_level"):
