@@ -30,14 +30,18 @@ class TemplateReader:
     def __init__(self, templates: TemplatesFile) -> None:
         # A value must close its field: end of line, punctuation, a wide gap, or a dash clause.
         close = r"(?=\s*(?:$|[,;.|/)\]]|\s-\s|\s{2,}|\t))"
+        # Up to three short words may stand between the mention and its value or box
+        # ("N/T UE: No", "Numbness/tingling UE [ ]", "[ ] Arm numbness").
+        gap = r"(?:[\w/&()'-]{1,15}\s+){0,3}?"
+        tail_gap = r"(?:\s+[\w/&()'-]{1,15}){0,3}?"
         self._after_value = re.compile(
-            rf"^\s*(?:[:=]|\s-\s?)\s*(?:(?P<neg>{_alternation(templates.negate_values)})"
+            rf"^{tail_gap}\s*(?:[:=]|\s-\s?)\s*(?:(?P<neg>{_alternation(templates.negate_values)})"
             rf"|(?P<unfilled>{_alternation(templates.unfilled_values)})"
             rf"|(?P<aff>{_alternation(templates.affirm_values)})){close}",
             re.IGNORECASE | re.MULTILINE,
         )
         self._after_box = re.compile(
-            rf"^\s*:?\s*(?:(?P<checked>{_alternation(templates.checked_boxes)})"
+            rf"^{tail_gap}\s*:?\s*(?:(?P<checked>{_alternation(templates.checked_boxes)})"
             rf"|(?P<empty>{_alternation(templates.empty_boxes)}))",
             re.MULTILINE,
         )
@@ -47,7 +51,7 @@ class TemplateReader:
             rf"(?:(?P<checked>{_alternation(templates.checked_boxes)})"
             rf"|(?P<empty>{_alternation(templates.empty_boxes)})"
             rf"|(?P<aff>(?:^|(?<=\s))(?:{_alternation(templates.affirm_prefixes)}))"
-            rf"|(?P<neg>(?:^|(?<=\s))(?:{_alternation(templates.negate_prefixes)})))\s*$",
+            rf"|(?P<neg>(?:^|(?<=\s))(?:{_alternation(templates.negate_prefixes)})))\s*{gap}$",
             re.IGNORECASE | re.MULTILINE,
         )
 

@@ -118,6 +118,8 @@ class M530Pack:
                 found.add(label, m)
 
     def _etiology(self, found: _Findings, mentions: list[Mention], neck: bool) -> None:
+        """A cervical cause counts; a past or traumatic one only as the cause of a present
+        cervical problem (spec section 1: "a past cause of a present condition")."""
         for m in mentions:
             if m.label != "etiology":
                 continue
@@ -125,8 +127,10 @@ class M530Pack:
                 found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
             elif m.region == "non_cervical":
                 found.reasons[id(m)] = "region: not cervical"
-            elif m.region == "unknown" and not neck:
-                found.reasons[id(m)] = "region: not tied to the neck"
+            elif not neck and (
+                m.region == "unknown" or m.assertion != "affirmed" or "trauma" in m.flags
+            ):
+                found.reasons[id(m)] = "no present cervical problem it would cause"
             else:
                 found.add("etiology", m)
 
@@ -308,9 +312,12 @@ class M530Pack:
                 ):
                     found.add("cervical_findings", m)
         self._chiropractic(found, mentions)
-        neck = found.has("cervical_findings") or found.has("named_syndrome")
+        neck = (
+            found.has("cervical_findings")
+            or found.has("named_syndrome")
+            or found.has("upper_extremity")
+        )
         self._imaging(found, mentions, neck)
-        neck = neck or found.has("imaging")
         self._etiology(found, mentions, neck)
 
         elements = {name: found.has(name) for name in ELEMENTS}
