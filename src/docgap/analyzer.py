@@ -11,10 +11,11 @@ from docgap.codes import describe
 from docgap.decoding import DEFAULT_MAX_CHARS, check_text
 from docgap.levels import LevelMention
 from docgap.lexicon import Lexicon, load_lexicon
-from docgap.mentions import Mention, MentionExtractor, Section
+from docgap.mentions import Mention, MentionExtractor, Origin, Section
 from docgap.packs.m53_0 import M530Pack
 from docgap.pipeline import build_nlp
 from docgap.reading import NoteInput
+from docgap.textmap import FoldedText
 from docgap.report import NoteReport
 
 __all__ = ["Analyzer"]
@@ -45,22 +46,18 @@ class Analyzer:
         return self.lexicon.sha256
 
     def _read(self, text: str) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
+        """Run the pipeline over the (space-folded, chunked) text; offsets are the original's."""
+        folded = FoldedText(text)
+        levels = self._extractor.levels(text)
         mentions: list[Mention] = []
-        levels: list[LevelMention] = []
         sections: list[Section] = []
         pieces = 0
-        for offset, piece in chunks(text, self.chunk_chars):
+        for offset, piece in chunks(folded.text, self.chunk_chars):
             pieces += 1
             doc = self.nlp(piece)
-            piece_levels = self._extractor.levels(piece)
-            found = self._extractor.extract(doc, piece_levels)
-            if offset:
-                found = [m.shifted(offset) for m in found]
-                piece_levels = [lv.shifted(offset) for lv in piece_levels]
-            mentions.extend(found)
-            levels.extend(piece_levels)
-            for section in self._extractor.sections(doc):
-                sections.append(Section(section.category, section.start + offset, section.end + offset))
+            origin = Origin(text, lambda p, o=offset: folded.to_original(o + p))
+            mentions.extend(self._extractor.extract(doc, origin, levels))
+            sections.extend(self._extractor.sections(doc, origin))
         return mentions, levels, sections, pieces
 
     def analyze(self, text: str, note_id: str = "note") -> NoteReport:
@@ -84,7 +81,7 @@ class Analyzer:
             return report
         try:
             mentions, levels, sections, pieces = self._read(note.text)
-            decision = self.pack.decide(mentions, levels, sections)
+            decision = self.pack.decide(mentions, levels, sections, note.text)
         except Exception as exc:  # noqa: BLE001 - one bad note must not stop a batch
             # The exception text may quote the note: log only its type (PHI).
             log.error("note %s: analysis failed (%s)", note.note_id, type(exc).__name__)

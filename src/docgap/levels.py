@@ -8,7 +8,7 @@ here to a ``(lowest, highest)`` pair of indices from the occiput (C0 = 0) to S5.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 
 from docgap.lexicon import LevelsFile
@@ -70,9 +70,6 @@ class LevelMention:
 
     def reaches_at_or_above(self, index: int) -> bool:
         return self.low <= index
-
-    def shifted(self, offset: int) -> LevelMention:
-        return replace(self, start=self.start + offset, end=self.end + offset)
 
 
 class LevelFinder:

@@ -150,9 +150,15 @@ class SectionDef(_Strict):
     """A section category, the titles that open it, and what it implies for mentions in it."""
 
     category: str
-    titles: list[str]
+    titles: list[str] = Field(default_factory=list)
+    patterns: list[str] = Field(default_factory=list)
     assertion: Assertion | None = None
     qualifier: str | None = None
+
+    @field_validator("patterns")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
     note: str | None = None
 
 

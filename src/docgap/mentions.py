@@ -9,7 +9,8 @@ sentence), and, when a rule file's requirements are not met, the reason it was r
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span
 
@@ -17,7 +18,19 @@ from docgap.levels import LevelFinder, LevelMention
 from docgap.lexicon import Lexicon, TargetConcept, TargetFile
 from docgap.templates import TemplateReader
 
-__all__ = ["Mention", "MentionExtractor", "Modifier"]
+__all__ = ["Mention", "MentionExtractor", "Modifier", "Origin", "Section"]
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a Doc's text came from: the original note and how to map offsets back to it."""
+
+    text: str
+    to_original: Callable[[int], int]
+
+    @classmethod
+    def identity(cls, text: str) -> Origin:
+        return cls(text, lambda position: position)
 
 
 @dataclass(frozen=True)
@@ -57,20 +70,6 @@ class Mention:
     def counts_as(self, assertions: tuple[str, ...] | list[str]) -> bool:
         """Whether the mention passes its rules and has one of the given assertions."""
         return self.rejection is None and self.assertion in assertions
-
-    def shifted(self, offset: int) -> Mention:
-        """The same mention with character offsets moved by ``offset`` (chunked notes)."""
-        return replace(
-            self,
-            start=self.start + offset,
-            end=self.end + offset,
-            sentence_start=self.sentence_start + offset,
-            sentence_end=self.sentence_end + offset,
-            modifiers=tuple(
-                replace(m, start=m.start + offset, end=m.end + offset) for m in self.modifiers
-            ),
-            levels=tuple(lv.shifted(offset) for lv in self.levels),
-        )
 
 
 @dataclass(frozen=True)
@@ -128,8 +127,9 @@ class MentionExtractor:
         return self._levels.find(text)
 
     @staticmethod
-    def sections(doc: Doc) -> list[Section]:
-        """The note's sections as character ranges (text before the first title has none)."""
+    def sections(doc: Doc, origin: Origin | None = None) -> list[Section]:
+        """The note's sections as original character ranges (text before a title has none)."""
+        to_original = origin.to_original if origin else (lambda p: p)
         found = []
         for section in doc._.sections:
             if section.category is None:
@@ -137,27 +137,32 @@ class MentionExtractor:
             start = doc[section.title_start].idx if section.title_start < len(doc) else len(doc.text)
             end_token = section.body_end
             end = doc[end_token - 1].idx + len(doc[end_token - 1]) if end_token > 0 else 0
-            found.append(Section(section.category, start, end))
+            found.append(Section(section.category, to_original(start), to_original(end)))
         return found
 
-    def extract(self, doc: Doc, levels: list[LevelMention] | None = None) -> list[Mention]:
-        """All mentions in ``doc``, in text order."""
+    def extract(
+        self,
+        doc: Doc,
+        origin: Origin | None = None,
+        levels: list[LevelMention] | None = None,
+    ) -> list[Mention]:
+        """All mentions in ``doc``, in text order, with offsets into ``origin.text``."""
+        origin = origin or Origin.identity(doc.text)
         if levels is None:
-            levels = self.levels(doc.text)
+            levels = self.levels(origin.text)
         level_starts = [lv.start for lv in levels]
-        sections = self.sections(doc)
+        sections = self.sections(doc, origin)
         section_starts = [s.start for s in sections]
-        mentions = []
-        for ent in doc.ents:
-            mentions.append(
-                self._mention(doc, ent, levels, level_starts, sections, section_starts)
-            )
-        return mentions
+        return [
+            self._mention(doc, ent, origin, levels, level_starts, sections, section_starts)
+            for ent in doc.ents
+        ]
 
     def _mention(
         self,
         doc: Doc,
         ent: Span,
+        origin: Origin,
         levels: list[LevelMention],
         level_starts: list[int],
         sections: list[Section],
@@ -170,24 +175,22 @@ class MentionExtractor:
             (label, concept), _ConceptRules(concept, *[frozenset()] * 5)
         )
 
+        to_original = origin.to_original
         sentence = ent.sent
-        sent_start, sent_end = sentence.start_char, sentence.end_char
+        sent_start, sent_end = to_original(sentence.start_char), to_original(sentence.end_char)
+        start, end = to_original(ent.start_char), to_original(ent.end_char)
         lo = bisect.bisect_left(level_starts, sent_start)
         hi = bisect.bisect_left(level_starts, sent_end)
         sentence_levels = tuple(lv for lv in levels[lo:hi] if lv.end <= sent_end)
 
-        idx = bisect.bisect_right(section_starts, ent.start_char) - 1
-        section = sections[idx].category if idx >= 0 and ent.start_char < sections[idx].end else None
+        idx = bisect.bisect_right(section_starts, start) - 1
+        section = sections[idx].category if idx >= 0 and start < sections[idx].end else None
 
-        modifiers = tuple(
-            Modifier(
-                m.category,
-                doc[m.modifier_span[0] : m.modifier_span[1]].text,
-                doc[m.modifier_span[0]].idx,
-                doc[m.modifier_span[1] - 1].idx + len(doc[m.modifier_span[1] - 1]),
-            )
-            for m in ent._.modifiers
-        )
+        modifiers = []
+        for m in ent._.modifiers:
+            span = doc[m.modifier_span[0] : m.modifier_span[1]]
+            m_start, m_end = to_original(span.start_char), to_original(span.end_char)
+            modifiers.append(Modifier(m.category, origin.text[m_start:m_end], m_start, m_end))
         categories = {m.category for m in modifiers}
         qualifiers = {c for c in categories if c not in self._assertion_of}
         for level in sentence_levels:
@@ -195,23 +198,23 @@ class MentionExtractor:
         if section in self._section_qualifier:
             qualifiers.add(self._section_qualifier[section])
 
-        assertion, source = self._assertion(doc.text, ent, categories, section)
+        assertion, source = self._assertion(origin.text, start, end, categories, section)
         region = self._region(rules.flags, qualifiers)
         rejection = self._rejection(rules, qualifiers, modifiers)
         return Mention(
             label=label,
             concept=concept,
             group=rules.group,
-            text=ent.text,
-            start=ent.start_char,
-            end=ent.end_char,
+            text=origin.text[start:end],
+            start=start,
+            end=end,
             sentence_start=sent_start,
             sentence_end=sent_end,
             section=section,
             assertion=assertion,
             assertion_source=source,
             qualifiers=frozenset(qualifiers),
-            modifiers=modifiers,
+            modifiers=tuple(modifiers),
             flags=rules.flags,
             rule=meta.get("rule", ent.label_),
             levels=sentence_levels,
@@ -221,11 +224,11 @@ class MentionExtractor:
         )
 
     def _assertion(
-        self, text: str, ent: Span, categories: set[str], section: str | None
+        self, text: str, start: int, end: int, categories: set[str], section: str | None
     ) -> tuple[str, str]:
         """Template value first (the most local statement), then ConText, then the section."""
         section_default = self._section_assertion.get(section or "")
-        template = self._templates.value(text, ent.start_char, ent.end_char)
+        template = self._templates.value(text, start, end)
         if template == "unfilled":
             return "unfilled", "template"
         if template == "negated":

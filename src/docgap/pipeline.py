@@ -84,15 +84,26 @@ def _title_regex(titles: list[str]) -> str:
 
 
 def section_rules(lexicon: Lexicon) -> list[SectionRule]:
-    """One regex SectionRule per section category."""
-    return [
-        SectionRule(
-            literal=section.category,
-            category=section.category,
-            pattern=_title_regex(section.titles),
-        )
-        for section in lexicon.sections.sections
-    ]
+    """One regex SectionRule per section category's titles, one per extra pattern."""
+    rules = []
+    for section in lexicon.sections.sections:
+        if section.titles:
+            rules.append(
+                SectionRule(
+                    literal=section.category,
+                    category=section.category,
+                    pattern=_title_regex(section.titles),
+                )
+            )
+        for i, pattern in enumerate(section.patterns):
+            rules.append(
+                SectionRule(
+                    literal=f"{section.category} pattern {i}",
+                    category=section.category,
+                    pattern=pattern,
+                )
+            )
+    return rules
 
 
 def context_layers(lexicon: Lexicon) -> list[str]:

@@ -93,6 +93,7 @@ class M530Pack:
         self._highest = index_of(str(params.get("highest_subluxation_level", "T1")))
         self._subluxation_sections = frozenset(params.get("subluxation_sections", ()))
         self._imaging_sections = frozenset(params.get("imaging_sections", ()))
+        self._report_reach = int(params.get("imaging_report_reach", 400))
         self._future_sections = frozenset(params.get("future_sections", ()))
         self._performed = str(params.get("performed_qualifier", "PERFORMED_TODAY"))
         self._subluxation_is_finding = bool(params.get("subluxation_is_cervical_finding", False))
@@ -134,9 +135,10 @@ class M530Pack:
             else:
                 found.add("etiology", m)
 
-    def _imaging(self, found: _Findings, mentions: list[Mention], neck: bool) -> None:
+    def _imaging(self, found: _Findings, mentions: list[Mention], neck: bool, text: str) -> None:
+        """A study counts with an abnormal finding stated in its sentence or its report line."""
         counts = self._counts["imaging"]
-        studies: dict[int, list[Mention]] = {}
+        studies: list[Mention] = []
         for m in mentions:
             if m.label != "imaging_study":
                 continue
@@ -145,7 +147,7 @@ class M530Pack:
             elif m.region == "non_cervical":
                 found.reasons[id(m)] = "region: not cervical"
             else:
-                studies.setdefault(m.sentence_start, []).append(m)
+                studies.append(m)
         for m in mentions:
             is_finding = m.label == "imaging_finding" or (
                 m.label == "etiology" and "imaging_finding" in m.flags
@@ -154,7 +156,7 @@ class M530Pack:
                 if m.label == "imaging_finding":
                     found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
                 continue
-            paired = studies.get(m.sentence_start, [])
+            paired = [s for s in studies if self._reports(s, m, text)]
             cervical = m.region == "cervical" or any(s.region == "cervical" for s in paired)
             if paired and (cervical or neck):
                 found.add("imaging", m)
@@ -165,10 +167,16 @@ class M530Pack:
                 found.add("imaging", m)
             elif m.label == "imaging_finding":
                 found.reasons[id(m)] = "no imaging study with this result"
-        for group in studies.values():
-            for study in group:
-                if not found.is_counted(study):
-                    found.reasons[id(study)] = "no abnormal result stated"
+        for study in studies:
+            if not found.is_counted(study):
+                found.reasons[id(study)] = "no abnormal result stated"
+
+    def _reports(self, study: Mention, finding: Mention, text: str) -> bool:
+        """Whether ``finding`` is stated as the result of ``study`` (its sentence or report line)."""
+        if study.sentence_start == finding.sentence_start:
+            return True
+        gap = finding.start - study.end
+        return 0 <= gap <= self._report_reach and "\n" not in text[study.end : finding.start]
 
     def _subluxation(
         self,
@@ -294,7 +302,11 @@ class M530Pack:
 
     # ------------------------------------------------------------------ decision
     def decide(
-        self, mentions: list[Mention], levels: list[LevelMention], sections: list[Section]
+        self,
+        mentions: list[Mention],
+        levels: list[LevelMention],
+        sections: list[Section],
+        text: str,
     ) -> Decision:
         """Status, would-code, elements, gaps and evidence for one note."""
         found = _Findings()
@@ -317,7 +329,7 @@ class M530Pack:
             or found.has("named_syndrome")
             or found.has("upper_extremity")
         )
-        self._imaging(found, mentions, neck)
+        self._imaging(found, mentions, neck, text)
         self._etiology(found, mentions, neck)
 
         elements = {name: found.has(name) for name in ELEMENTS}
