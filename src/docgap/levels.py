@@ -87,6 +87,11 @@ class LevelFinder:
             re.escape(x) for x in sorted(levels.listings, key=len, reverse=True)
         )
         not_after = "|".join(f"(?:{p})" for p in levels.not_a_level_after)
+        self._not_before = (
+            re.compile("|".join(f"(?:{p})" for p in levels.not_a_level_before), re.IGNORECASE)
+            if levels.not_a_level_before
+            else None
+        )
         first = rf"(?P<first>{vert}|{alias})"
         second = rf"(?P<second>{vert}|{alias}|\d{{1,2}}(?![\d.]))"
         self._pattern = re.compile(
@@ -117,6 +122,10 @@ class LevelFinder:
         """Every level expression in ``text``, in order."""
         found: list[LevelMention] = []
         for match in self._pattern.finditer(text):
+            if self._not_before and self._not_before.search(
+                text, max(0, match.start() - 30), match.start()
+            ):
+                continue
             if match.group("short"):
                 low = self._resolve(match.group("short"), None)
                 high = self._resolve("C1", None)

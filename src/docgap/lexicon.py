@@ -183,10 +183,11 @@ class LevelsFile(_Strict):
 
     aliases: dict[str, str]
     listings: list[str]
+    not_a_level_before: list[str] = Field(default_factory=list)
     not_a_level_after: list[str]
     region_qualifiers: dict[Literal["cervical", "non_cervical"], str]
 
-    @field_validator("not_a_level_after")
+    @field_validator("not_a_level_after", "not_a_level_before")
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
@@ -274,9 +275,11 @@ def _hash(paths: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_references(lexicon: Lexicon) -> None:
+def _check_references(lexicon: Lexicon, target_paths: dict[str, Path]) -> None:
     """Qualifiers must exist; a phrase may belong to one concept only."""
     known = {group.category for group in lexicon.context.rules}
+    context_path = lexicon.root / "common" / "context.yml"
+    sections_path = lexicon.root / "common" / "sections.yml"
     for target_file, concept in lexicon.concepts():
         for name in (
             *target_file.requires_any,
@@ -288,25 +291,25 @@ def _check_references(lexicon: Lexicon) -> None:
         ):
             if name not in known:
                 raise LexiconError(
-                    f"targets '{target_file.label}', concept '{concept.concept}': "
-                    f"qualifier {name!r} is not a category of any context rule"
+                    f"{target_paths[target_file.label]}: concept '{concept.concept}': "
+                    f"qualifier {name!r} is not a category of any context rule in {context_path}"
                 )
     concept_names = {concept.concept for _, concept in lexicon.concepts()}
     for target_file, concept in lexicon.concepts():
         unknown = set(concept.explains) - concept_names
         if unknown:
             raise LexiconError(
-                f"targets '{target_file.label}', concept '{concept.concept}': explains "
+                f"{target_paths[target_file.label]}: concept '{concept.concept}': explains "
                 f"unknown concepts {sorted(unknown)}"
             )
     owner: dict[str, str] = {}
     for target_file, concept in lexicon.concepts():
-        where = f"{target_file.label}/{concept.concept}"
+        where = f"{target_paths[target_file.label]} ({concept.concept})"
         for phrase in concept.phrases:
             key = " ".join(phrase.lower().split())
             if key in owner and owner[key] != where:
                 raise LexiconError(
-                    f"targets: phrase {phrase!r} is in both {owner[key]} and {where}; "
+                    f"phrase {phrase!r} is in both {owner[key]} and {where}; "
                     "a phrase names one concept (use flags to let it count twice)"
                 )
             owner[key] = where
@@ -316,7 +319,7 @@ def _check_references(lexicon: Lexicon) -> None:
             key = (group.layer, " ".join(phrase.lower().split()))
             if key in seen:
                 raise LexiconError(
-                    f"context.yml: phrase {phrase!r} is in {seen[key]} and {group.category} "
+                    f"{context_path}: phrase {phrase!r} is in {seen[key]} and {group.category} "
                     f"in layer {group.layer!r}; overlapping modifiers of one layer cancel out "
                     "(use one BIDIRECTIONAL group, or another layer)"
                 )
@@ -324,12 +327,12 @@ def _check_references(lexicon: Lexicon) -> None:
     for section in lexicon.sections.sections:
         if section.qualifier and section.qualifier not in known:
             raise LexiconError(
-                f"sections.yml: section {section.category!r}: qualifier {section.qualifier!r} "
+                f"{sections_path}: section {section.category!r}: qualifier {section.qualifier!r} "
                 "is not a category of any context rule"
             )
     for category in lexicon.context.assertions:
         if category not in known:
-            raise LexiconError(f"context.yml: assertion category {category!r} has no rules")
+            raise LexiconError(f"{context_path}: assertion category {category!r} has no rules")
 
 
 def load_lexicon(root: Path | None = None) -> Lexicon:
@@ -369,7 +372,7 @@ def _load_cached(root: Path) -> Lexicon:
         sha256=_hash(files, root),
         files=tuple(p.relative_to(root).as_posix() for p in files),
     )
-    _check_references(lexicon)
+    _check_references(lexicon, dict(zip(labels, target_paths)))
     return lexicon
 
 

@@ -35,8 +35,8 @@ class TemplateReader:
         gap = r"(?:[\w/&()'-]{1,15}\s+){0,3}?"
         tail_gap = r"(?:\s+[\w/&()'-]{1,15}){0,3}?"
         self._after_value = re.compile(
-            rf"^{tail_gap}\s*(?:[:=]|\s-\s?)\s*(?:(?P<neg>{_alternation(templates.negate_values)})"
-            rf"|(?P<unfilled>{_alternation(templates.unfilled_values)})"
+            rf"^{tail_gap}\s*(?:[:=]|\s-\s?)\s*(?:(?P<unfilled>{_alternation(templates.unfilled_values)})"
+            rf"|(?P<neg>{_alternation(templates.negate_values)})"
             rf"|(?P<aff>{_alternation(templates.affirm_values)})){close}",
             re.IGNORECASE | re.MULTILINE,
         )
