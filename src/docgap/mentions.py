@@ -9,6 +9,7 @@ sentence), and, when a rule file's requirements are not met, the reason it was r
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,6 +111,37 @@ class MentionExtractor:
         self._concepts: dict[tuple[str, str], _ConceptRules] = {
             (tf.label, c.concept): self._rules_of(tf, c) for tf, c in lexicon.concepts()
         }
+        self._inner = self._inner_qualifiers(lexicon)
+
+    @staticmethod
+    def _inner_qualifiers(lexicon: Lexicon) -> list[tuple[str, re.Pattern[str]]]:
+        """Qualifier words inside a mention's own text ("upper cervical tenderness").
+
+        ConText never lets a modifier touch the target it overlaps, so a region or
+        location named within the matched phrase is read here, for the qualifiers that
+        concepts require.
+        """
+        required = {
+            name
+            for tf, c in lexicon.concepts()
+            for name in (*tf.requires_any, *c.requires_any)
+        }
+        phrases: dict[str, list[str]] = {}
+        for group in lexicon.context.rules:
+            if group.category in required:
+                phrases.setdefault(group.category, []).extend(group.phrases)
+        return [
+            (
+                category,
+                re.compile(
+                    r"(?<!\w)(?:"
+                    + "|".join(re.escape(p) for p in sorted(words, key=len, reverse=True))
+                    + r")(?!\w)",
+                    re.IGNORECASE,
+                ),
+            )
+            for category, words in phrases.items()
+        ]
 
     @staticmethod
     def _rules_of(target_file: TargetFile, concept: TargetConcept) -> _ConceptRules:
@@ -197,6 +229,9 @@ class MentionExtractor:
             qualifiers.add(self._cervical if level.is_cervical() else self._non_cervical)
         if section in self._section_qualifier:
             qualifiers.add(self._section_qualifier[section])
+        for category, pattern in self._inner:
+            if category not in qualifiers and pattern.search(ent.text):
+                qualifiers.add(category)
 
         assertion, source = self._assertion(origin.text, start, end, categories, section)
         region = self._region(rules.flags, qualifiers)

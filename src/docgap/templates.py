@@ -33,7 +33,7 @@ class TemplateReader:
         # Up to three short words may stand between the mention and its value or box
         # ("N/T UE: No", "Numbness/tingling UE [ ]", "[ ] Arm numbness").
         gap = r"(?:[\w/&()'-]{1,15}\s+){0,3}?"
-        tail_gap = r"(?:\s+[\w/&()'-]{1,15}){0,3}?"
+        tail_gap = r"(?:\s*[/,&]\s*[\w'-]{1,15}|\s+[\w/&()'-]{1,15}){0,3}?"
         self._after_value = re.compile(
             rf"^{tail_gap}\s*(?:[:=]|\s-\s?)\s*(?:(?P<unfilled>{_alternation(templates.unfilled_values)})"
             rf"|(?P<neg>{_alternation(templates.negate_values)})"

@@ -1,0 +1,81 @@
+"""Regression cases kept as data (tests/regression/cases.json), one or more per phenomenon.
+
+Each case has an ``id``, the ``phenomenon`` it documents, the ``spec`` section it follows,
+the note ``text`` and an ``expected`` subset of the report: ``status``, ``would_code``,
+``chiropractic``, ``elements`` (any subset), ``gaps_include`` and ``gaps_exclude``. A known
+failure carries ``"xfail": "reason"`` and runs as a strict xfail, so its fix is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docgap import STATUSES, Analyzer
+
+CASES_FILE = Path(__file__).parent / "regression" / "cases.json"
+CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+EXPECTED_KEYS = {"status", "would_code", "chiropractic", "elements", "gaps_include", "gaps_exclude"}
+ELEMENTS = {
+    "named_syndrome",
+    "cranial_symptoms",
+    "cervical_findings",
+    "etiology",
+    "imaging",
+    "subluxation_level",
+    "upper_extremity",
+    "autonomic",
+}
+
+
+def _params() -> list[Any]:
+    params = []
+    for item in CASES:
+        marks = [pytest.mark.xfail(strict=True, reason=item["xfail"])] if item.get("xfail") else []
+        params.append(pytest.param(item, id=item["id"], marks=marks))
+    return params
+
+
+def test_cases_are_well_formed() -> None:
+    ids = [c["id"] for c in CASES]
+    assert len(ids) == len(set(ids)), "duplicate case ids"
+    for c in CASES:
+        assert set(c) <= {"id", "phenomenon", "spec", "text", "expected", "xfail"}, c["id"]
+        assert c["text"].strip() and c["phenomenon"].strip() and c["spec"].strip(), c["id"]
+        expected = c["expected"]
+        assert expected and set(expected) <= EXPECTED_KEYS, c["id"]
+        assert set(expected.get("elements", {})) <= ELEMENTS, c["id"]
+        if "status" in expected:
+            assert expected["status"] in STATUSES, c["id"]
+
+
+def test_every_status_is_covered() -> None:
+    covered = {c["expected"].get("status") for c in CASES if not c.get("xfail")}
+    assert set(STATUSES) <= covered
+
+
+@pytest.mark.parametrize("case", _params())
+def test_regression_case(analyzer: Analyzer, case: dict[str, Any]) -> None:
+    text = case["text"]
+    expected = case["expected"]
+    report = analyzer.analyze(text, note_id=case["id"])
+    assert report.error is None
+    detail = [(e.element, e.text, e.assertion, e.counted, e.reason) for e in report.evidence]
+    if "status" in expected:
+        assert report.status == expected["status"], detail
+    if "would_code" in expected:
+        assert report.would_code == expected["would_code"], detail
+    if "chiropractic" in expected:
+        assert report.chiropractic is expected["chiropractic"], detail
+    for element, value in expected.get("elements", {}).items():
+        assert report.elements[element] is value, (element, detail)
+    keys = report.gap_keys()
+    for key in expected.get("gaps_include", []):
+        assert key in keys, (key, keys)
+    for key in expected.get("gaps_exclude", []):
+        assert key not in keys, (key, keys)
+    for e in report.evidence:
+        assert text[e.start : e.end] == e.text
