@@ -1,4 +1,4 @@
-"""docgap: does a clinical note support ICD-10-CM M53.0, and if not, why not?
+"""docgap: does a clinical note support ICD-10-CM M53.0? If not, why not, and what instead.
 
 >>> import docgap
 >>> report = docgap.analyze("Assessment: cervicocranial syndrome ...")  # doctest: +SKIP

@@ -15,8 +15,8 @@ from docgap.mentions import Mention, MentionExtractor, Origin, Section
 from docgap.packs.m53_0 import M530Pack
 from docgap.pipeline import build_nlp
 from docgap.reading import NoteInput
-from docgap.textmap import FoldedText
 from docgap.report import NoteReport
+from docgap.textmap import FoldedText
 
 __all__ = ["Analyzer"]
 
@@ -43,6 +43,7 @@ class Analyzer:
 
     @property
     def lexicon_hash(self) -> str:
+        """The sha256 of the rule files this analyzer was built from."""
         return self.lexicon.sha256
 
     def _read(self, text: str) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
@@ -82,7 +83,7 @@ class Analyzer:
         try:
             mentions, levels, sections, pieces = self._read(note.text)
             decision = self.pack.decide(mentions, levels, sections, note.text)
-        except Exception as exc:  # noqa: BLE001 - one bad note must not stop a batch
+        except Exception as exc:
             # The exception text may quote the note: log only its type (PHI).
             log.error("note %s: analysis failed (%s)", note.note_id, type(exc).__name__)
             report = NoteReport.failed(

@@ -77,7 +77,9 @@ def _disc_level_codes() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     return segments, roots
 
 
-def disc_radiculopathy_code(segment: tuple[str, str] | None = None, root: str | None = None) -> str | None:
+def disc_radiculopathy_code(
+    segment: tuple[str, str] | None = None, root: str | None = None
+) -> str | None:
     """The M50.1- code for a disc level (``("C5", "C6")``) or a nerve root (``"C6"``)."""
     segments, roots = _disc_level_codes()
     if segment is not None:

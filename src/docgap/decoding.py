@@ -65,7 +65,8 @@ def decode_bytes(data: bytes, max_chars: int = DEFAULT_MAX_CHARS) -> Decoded:
             try:
                 text = data.decode("cp1252")
                 warnings.append(
-                    f"not valid UTF-8 (first bad byte at offset {exc.start}); decoded as Windows-1252"
+                    f"not valid UTF-8 (first bad byte at offset {exc.start}); "
+                    "decoded as Windows-1252"
                 )
             except UnicodeDecodeError:
                 text = data.decode("latin-1")

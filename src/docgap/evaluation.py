@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.report import STATUSES, NoteReport
 
-__all__ = ["GoldNote", "GoldError", "Scores", "load_gold", "score"]
+__all__ = ["GoldError", "GoldNote", "Scores", "load_gold", "score"]
 
 _BOOTSTRAP_ROUNDS = 1000
 _SEED = 20261126
@@ -124,6 +129,7 @@ class Scores:
     failed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
+        """The machine-readable summary (`docgap evaluate --json`)."""
         return {
             "n": self.n,
             "status_accuracy": self.status_accuracy,
@@ -187,7 +193,7 @@ def score(
 
     errors = []
     if keep_errors:
-        for gold, pred in zip(golds, preds):
+        for gold, pred in zip(golds, preds, strict=True):
             wrong = [e for e in ELEMENTS if gold.elements[e] != pred.elements.get(e, False)]
             if gold.status != pred.status or wrong:
                 errors.append(
@@ -222,7 +228,13 @@ def score(
         status_accuracy=round(float(accuracy_score(gold_status, pred_status)), 4),
         status_macro_f1=round(
             float(
-                f1_score(gold_status, pred_status, labels=list(STATUSES), average="macro", zero_division=0.0)
+                f1_score(
+                    gold_status,
+                    pred_status,
+                    labels=list(STATUSES),
+                    average="macro",
+                    zero_division=0.0,
+                )
             ),
             4,
         ),
@@ -232,10 +244,18 @@ def score(
         elements=elements,
         confusion=confusion,
         chiropractic_accuracy=round(
-            float(np.mean([g.chiropractic == p.chiropractic for g, p in zip(golds, preds)])), 4
+            float(
+                np.mean(
+                    [g.chiropractic == p.chiropractic for g, p in zip(golds, preds, strict=True)]
+                )
+            ),
+            4,
         ),
         would_code_accuracy=round(
-            float(np.mean([g.would_code == p.would_code for g, p in zip(golds, preds)])), 4
+            float(
+                np.mean([g.would_code == p.would_code for g, p in zip(golds, preds, strict=True)])
+            ),
+            4,
         ),
         errors=errors,
         failed=sum(1 for p in preds if p.error),

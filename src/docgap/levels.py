@@ -60,6 +60,7 @@ class LevelMention:
 
     @cached_property
     def normalized(self) -> str:
+        """``"C1"`` or ``"C5-C6"``: one notation for every way of writing the level."""
         if self.low == self.high:
             return name_of(self.low)
         return f"{name_of(self.low)}-{name_of(self.high)}"
@@ -69,6 +70,7 @@ class LevelMention:
         return self.low <= _C7
 
     def reaches_at_or_above(self, index: int) -> bool:
+        """Whether any vertebra of the level is at or above ``index`` (C0 is highest)."""
         return self.low <= index
 
 
@@ -83,9 +85,7 @@ class LevelFinder:
         alias = "|".join(re.escape(a) for a in word_aliases)
         short = "|".join(re.escape(a) for a in short_aliases)
         sep = r"\s*(?:[-–/]|\bto\b|\bthrough\b|\bthru\b)\s*"
-        listing = "|".join(
-            re.escape(x) for x in sorted(levels.listings, key=len, reverse=True)
-        )
+        listing = "|".join(re.escape(x) for x in sorted(levels.listings, key=len, reverse=True))
         not_after = "|".join(f"(?:{p})" for p in levels.not_a_level_after)
         self._not_before = (
             re.compile("|".join(f"(?:{p})" for p in levels.not_a_level_before), re.IGNORECASE)

@@ -24,9 +24,9 @@ __all__ = [
     "ASSERTIONS",
     "ContextFile",
     "ContextRuleGroup",
+    "LevelsFile",
     "Lexicon",
     "LexiconError",
-    "LevelsFile",
     "PackFile",
     "SectionsFile",
     "SentencesFile",
@@ -159,10 +159,13 @@ class SectionDef(_Strict):
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
+
     note: str | None = None
 
 
 class SectionsFile(_Strict):
+    """The section titles file."""
+
     sections: list[SectionDef]
 
 
@@ -239,6 +242,7 @@ class Lexicon:
     files: tuple[str, ...] = field(default_factory=tuple)
 
     def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
+        """Every (target file, concept) pair, in file order."""
         for target_file in self.targets:
             for concept in target_file.concepts:
                 yield target_file, concept
@@ -372,7 +376,7 @@ def _load_cached(root: Path) -> Lexicon:
         sha256=_hash(files, root),
         files=tuple(p.relative_to(root).as_posix() for p in files),
     )
-    _check_references(lexicon, dict(zip(labels, target_paths)))
+    _check_references(lexicon, dict(zip(labels, target_paths, strict=True)))
     return lexicon
 
 

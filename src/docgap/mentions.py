@@ -31,6 +31,7 @@ class Origin:
 
     @classmethod
     def identity(cls, text: str) -> Origin:
+        """A Doc read from ``text`` itself."""
         return cls(text, lambda position: position)
 
 
@@ -122,9 +123,7 @@ class MentionExtractor:
         concepts require.
         """
         required = {
-            name
-            for tf, c in lexicon.concepts()
-            for name in (*tf.requires_any, *c.requires_any)
+            name for tf, c in lexicon.concepts() for name in (*tf.requires_any, *c.requires_any)
         }
         phrases: dict[str, list[str]] = {}
         for group in lexicon.context.rules:
@@ -166,7 +165,9 @@ class MentionExtractor:
         for section in doc._.sections:
             if section.category is None:
                 continue
-            start = doc[section.title_start].idx if section.title_start < len(doc) else len(doc.text)
+            start = (
+                doc[section.title_start].idx if section.title_start < len(doc) else len(doc.text)
+            )
             end_token = section.body_end
             end = doc[end_token - 1].idx + len(doc[end_token - 1]) if end_token > 0 else 0
             found.append(Section(section.category, to_original(start), to_original(end)))
@@ -203,9 +204,7 @@ class MentionExtractor:
         meta = ent._.target_rule.metadata or {}
         label = meta.get("label", ent.label_.lower())
         concept = meta.get("concept", ent.label_.lower())
-        rules = self._concepts.get(
-            (label, concept), _ConceptRules(concept, *[frozenset()] * 5)
-        )
+        rules = self._concepts.get((label, concept), _ConceptRules(concept, *[frozenset()] * 5))
 
         to_original = origin.to_original
         sentence = ent.sent

@@ -1,4 +1,4 @@
-"""Read notes lazily from folders, text files, CSV/TSV, JSON Lines, Parquet or stdin.
+"""Read notes lazily from folders, text files, CSV/TSV, JSON Lines, Parquet, FHIR or stdin.
 
 Every input record becomes exactly one :class:`NoteInput`; a record that cannot be read
 carries an ``error`` instead of text, so the run goes on and the record still appears in
@@ -21,7 +21,7 @@ from docgap.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
 
 __all__ = ["FORMATS", "InputError", "NoteInput", "Source", "open_sources"]
 
-FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet")
+FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet", "fhir")
 _SUFFIXES = {
     ".txt": "txt",
     ".text": "txt",
@@ -101,13 +101,16 @@ class Source:
     stream: BinaryIO | None = None
 
     def records(self) -> Iterator[NoteInput]:
+        """Every record of this input, lazily, in order."""
         reader = getattr(self, f"_read_{self.fmt}")
         yield from reader()
 
     # -- formats ---------------------------------------------------------------
     def _read_folder(self) -> Iterator[NoteInput]:
         assert self.path is not None
-        for path in sorted(p for p in self.path.rglob("*") if p.suffix.lower() in (".txt", ".text")):
+        for path in sorted(
+            p for p in self.path.rglob("*") if p.suffix.lower() in (".txt", ".text")
+        ):
             yield self._text_file(path)
 
     def _text_file(self, path: Path) -> NoteInput:
@@ -151,9 +154,7 @@ class Source:
                 note_id = (row.get(self.id_col) or "").strip() if has_id else ""
                 note_id = note_id or f"row-{row_no}"
                 if None in row:  # more cells than header columns
-                    yield NoteInput(
-                        note_id, None, f"row {row_no} has more cells than the header"
-                    )
+                    yield NoteInput(note_id, None, f"row {row_no} has more cells than the header")
                     continue
                 meta = _meta(row, {self.id_col, self.text_col})
                 yield _record(note_id, row.get(self.text_col), self.max_chars, meta)
@@ -177,19 +178,24 @@ class Source:
                     )
                     continue
                 if not isinstance(obj, dict):
-                    yield NoteInput(
-                        f"line-{line_no}", None, f"line {line_no} is not a JSON object"
-                    )
+                    yield NoteInput(f"line-{line_no}", None, f"line {line_no} is not a JSON object")
                     continue
                 raw_id = obj.get(self.id_col, obj.get("id"))
                 note_id = str(raw_id) if raw_id not in (None, "") else f"line-{line_no}"
                 if self.text_col not in obj:
-                    yield NoteInput(
-                        note_id, None, f"line {line_no} has no {self.text_col!r} field"
-                    )
+                    yield NoteInput(note_id, None, f"line {line_no} has no {self.text_col!r} field")
                     continue
                 meta = _meta(obj, {self.id_col, "id", self.text_col, "gold"})
                 yield _record(note_id, obj[self.text_col], self.max_chars, meta)
+
+    def _read_fhir(self) -> Iterator[NoteInput]:
+        from docgap.fhir import read_fhir_bytes, read_fhir_path  # fhir imports this module
+
+        if self.path is not None:
+            yield from read_fhir_path(self.path, max_chars=self.max_chars)
+        else:
+            assert self.stream is not None
+            yield from read_fhir_bytes(self.stream.read(), "stdin", max_chars=self.max_chars)
 
     def _read_parquet(self) -> Iterator[NoteInput]:
         import pyarrow.parquet as pq
@@ -214,10 +220,15 @@ class Source:
 
 def _format_of(path: Path, fmt: str) -> str:
     if path.is_dir():
-        return "folder"
+        return "fhir" if fmt == "fhir" else "folder"
     if fmt != "auto":
         return fmt
     found = _SUFFIXES.get(path.suffix.lower())
+    if found == "jsonl":
+        from docgap.fhir import looks_like_fhir  # fhir imports this module
+
+        if looks_like_fhir(path):
+            return "fhir"
     if found is None:
         raise InputError(
             f"{path}: unknown input format {path.suffix or '(no suffix)'!r}; "
@@ -242,8 +253,10 @@ def _check_header(source: Source) -> None:
 
         try:
             names = pq.ParquetFile(source.path).schema_arrow.names
-        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types
-            raise InputError(f"{source.name}: not a readable Parquet file ({type(exc).__name__})") from None
+        except Exception as exc:
+            raise InputError(
+                f"{source.name}: not a readable Parquet file ({type(exc).__name__})"
+            ) from None
         if source.text_col not in names:
             raise InputError(
                 f"{source.name}: no column {source.text_col!r} (columns: {', '.join(names)}); "

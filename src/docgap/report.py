@@ -75,9 +75,11 @@ class NoteReport:
 
     @property
     def ok(self) -> bool:
+        """Whether the note was analysed."""
         return self.error is None
 
     def gap_keys(self) -> list[str]:
+        """The gaps' machine keys, in report order."""
         return [gap.key for gap in self.gaps]
 
     def to_dict(self) -> dict[str, Any]:

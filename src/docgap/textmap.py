@@ -39,6 +39,7 @@ class FoldedText:
 
     @property
     def folded(self) -> bool:
+        """Whether any run of spaces was folded."""
         return bool(self._keys)
 
     def to_original(self, position: int) -> int:

@@ -119,8 +119,10 @@ class M530Pack:
                 found.add(label, m)
 
     def _etiology(self, found: _Findings, mentions: list[Mention], neck: bool) -> None:
-        """A cervical cause counts; a past or traumatic one only as the cause of a present
-        cervical problem (spec section 1: "a past cause of a present condition")."""
+        """A cervical cause counts; a past or traumatic one only beside a present problem.
+
+        Spec section 1: "a past cause of a present condition" counts.
+        """
         for m in mentions:
             if m.label != "etiology":
                 continue
@@ -172,7 +174,7 @@ class M530Pack:
                 found.reasons[id(study)] = "no abnormal result stated"
 
     def _reports(self, study: Mention, finding: Mention, text: str) -> bool:
-        """Whether ``finding`` is stated as the result of ``study`` (its sentence or report line)."""
+        """Whether ``finding`` is stated as ``study``'s result (same sentence or report line)."""
         if study.sentence_start == finding.sentence_start:
             return True
         gap = finding.start - study.end
@@ -226,9 +228,7 @@ class M530Pack:
 
     def _chiropractic(self, found: _Findings, mentions: list[Mention]) -> None:
         treatments = [m for m in mentions if m.label == "chiropractic_treatment"]
-        provider = any(
-            "provider" in m.flags and m.assertion == "affirmed" for m in treatments
-        )
+        provider = any("provider" in m.flags and m.assertion == "affirmed" for m in treatments)
         for m in treatments:
             if "provider" in m.flags:
                 continue
@@ -247,9 +247,7 @@ class M530Pack:
 
     def _attribute(self, found: _Findings, mentions: list[Mention]) -> None:
         """Drop symptoms the note explains by another cause (spec section 2)."""
-        causes = [
-            m for m in mentions if m.explains and m.counts_as(("affirmed",))
-        ]
+        causes = [m for m in mentions if m.explains and m.counts_as(("affirmed",))]
         if not causes:
             return
         for label in ("cranial_symptoms", "upper_extremity", "autonomic"):
@@ -337,8 +335,12 @@ class M530Pack:
             elements["subluxation_level"] = True
         chiropractic = found.has("chiropractic")
         status, would_code = self._status(elements, chiropractic, found)
-        query = status == "downcode" and elements["cranial_symptoms"] and elements["cervical_findings"]
-        gaps = self._gaps_for(status, would_code, elements, chiropractic, found, mentions, levels, query)
+        query = (
+            status == "downcode" and elements["cranial_symptoms"] and elements["cervical_findings"]
+        )
+        gaps = self._gaps_for(
+            status, would_code, elements, chiropractic, found, mentions, levels, query
+        )
         evidence = self._evidence(found, mentions)
         return Decision(status, would_code, elements, chiropractic, gaps, evidence, query)
 

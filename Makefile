@@ -1,0 +1,56 @@
+# docgap: `make run` scans the example notes and prints the CDI worklist; `make test` runs
+# ruff and the whole test suite. Both need only python3 (3.10-3.12, with venv) and make.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Folders ruff checks (benchmarks/ only where it exists).
+LINT_PATHS := $(wildcard src tests benchmarks)
+
+.PHONY: install run test lint bench clean ensure-chromium
+
+install: $(STAMP)
+
+# Re-installs only when the dependencies or their pins change.
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+run: install
+	$(BIN)/docgap scan examples/notes --out build/examples.jsonl
+	$(BIN)/docgap worklist build/examples.jsonl
+	$(BIN)/docgap report build/examples.jsonl --texts examples/notes --html build/examples.html
+
+test: install ensure-chromium
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/python -m pytest
+
+# Debian's headless Chromium for tests/test_html_browser.py (Playwright's own browser
+# download does not work offline). In CI a missing browser is an error, elsewhere a warning.
+ensure-chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null && exit 0; \
+	fi; \
+	if [ -n "$$CI" ]; then echo "error: the browser tests need chromium" >&2; exit 1; fi; \
+	echo "warning: no chromium: tests/test_html_browser.py will be skipped" >&2
+
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+
+bench: install
+	@if [ -f benchmarks/bench.py ]; then \
+		$(BIN)/python benchmarks/bench.py; \
+	else \
+		echo "no benchmarks/bench.py"; \
+	fi
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache .mypy_cache .hypothesis htmlcov .coverage
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,381 @@
+"""Write reports as they are produced: JSON Lines, CSV or Parquet, to a file or stdout.
+
+A scan over a large corpus must neither hold every report in memory nor lose what it has
+written when it is interrupted, so every writer writes (and flushes) record by record, or
+in small batches for Parquet, and is a context manager that closes cleanly on any exit.
+
+The JSON Lines record is :meth:`NoteReport.to_dict` unchanged (spec section 5). CSV and
+Parquet flatten it to one row per note; their columns are :func:`flat_columns`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Any
+
+from docgap.report import NoteReport
+
+__all__ = [
+    "OUTPUT_FORMATS",
+    "CsvWriter",
+    "JsonlWriter",
+    "OutputError",
+    "ParquetWriter",
+    "ReportFileError",
+    "ReportWriter",
+    "flat_columns",
+    "flat_row",
+    "is_report_file",
+    "open_writer",
+    "read_reports",
+]
+
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+_HEAD = ("note_id", "status", "would_code", "code", "chiropractic", "query_opportunity")
+_TAIL = ("gap_keys", "n_evidence", "warnings", "error")
+_WARNING_SEP = " | "  # warnings themselves may contain ';'
+
+
+class OutputError(Exception):
+    """An output that cannot be written as asked (e.g. Parquet to stdout)."""
+
+
+class ReportFileError(ValueError):
+    """A file that is not a JSON Lines report written by ``docgap scan``."""
+
+
+def _is_stdout(out: str | Path | None) -> bool:
+    return out is None or str(out) == "-"
+
+
+def _meta_name(key: str, taken: set[str]) -> str:
+    """A CSV column for a meta key: the key itself, unless a report column has that name."""
+    return f"meta_{key}" if key in taken else key
+
+
+def flat_columns(elements: Sequence[str], meta_keys: Sequence[str] = ()) -> list[str]:
+    """The CSV header: fixed report columns, one boolean per element, then meta columns."""
+    columns = [*_HEAD, *elements, *_TAIL]
+    taken = set(columns)
+    return columns + [_meta_name(k, taken) for k in meta_keys]
+
+
+def flat_row(
+    report: NoteReport, elements: Sequence[str], meta_keys: Sequence[str] = ()
+) -> dict[str, Any]:
+    """One report as a flat row keyed by :func:`flat_columns` (values not yet stringified)."""
+    row: dict[str, Any] = {
+        "note_id": report.note_id,
+        "status": report.status,
+        "would_code": report.would_code,
+        "code": report.code,
+        "chiropractic": report.chiropractic,
+        "query_opportunity": report.query_opportunity,
+    }
+    for element in elements:
+        row[element] = bool(report.elements.get(element, False))
+    row["gap_keys"] = ";".join(report.gap_keys())
+    row["n_evidence"] = len(report.evidence)
+    row["warnings"] = _WARNING_SEP.join(report.warnings)
+    row["error"] = report.error
+    taken = set(_HEAD) | set(elements) | set(_TAIL)
+    for key in meta_keys:
+        row[_meta_name(key, taken)] = report.meta.get(key)
+    return row
+
+
+class ReportWriter(ABC):
+    """Writes reports one at a time; ``count`` says how many are safely written."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def write(self, report: NoteReport) -> None:
+        """Write one report (a JSON Lines or CSV line reaches the file at once)."""
+        self._write(report)
+        self.count += 1
+
+    @abstractmethod
+    def _write(self, report: NoteReport) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None:
+        """Flush what is buffered and release the output (idempotent)."""
+
+    def __enter__(self) -> ReportWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class _TextWriter(ReportWriter):
+    """Shared plumbing: a UTF-8 text stream on a file or on stdout."""
+
+    def __init__(self, out: str | Path | None) -> None:
+        super().__init__()
+        self._to_stdout = _is_stdout(out)
+        self._handle: IO[str] | None
+        if self._to_stdout:
+            # Our own UTF-8 wrapper over the byte stream: the console encoding must not
+            # decide how a report is encoded. Detached (not closed) at the end.
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:
+                self._handle = sys.stdout
+                self._wrapper = False
+            else:
+                sys.stdout.flush()
+                self._handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
+                self._wrapper = True
+        else:
+            path = Path(str(out))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._handle = path.open("w", encoding="utf-8", newline="")
+            self._wrapper = False
+
+    @property
+    def handle(self) -> IO[str]:
+        if self._handle is None:
+            raise ValueError("writer is closed")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is None:
+            return
+        handle, self._handle = self._handle, None
+        try:
+            handle.flush()
+        finally:
+            if self._to_stdout:
+                if self._wrapper and isinstance(handle, io.TextIOWrapper):
+                    handle.detach()
+            else:
+                handle.close()
+
+
+class JsonlWriter(_TextWriter):
+    """One ``NoteReport.to_dict()`` per line, flushed line by line."""
+
+    def _write(self, report: NoteReport) -> None:
+        handle = self.handle
+        # default=str: a meta value read from Parquet may be a date or a decimal.
+        handle.write(json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n")
+        handle.flush()
+
+
+class CsvWriter(_TextWriter):
+    """One row per note (see :func:`flat_columns`).
+
+    The header is written with the first row. Meta columns are ``meta_keys`` when given,
+    else the meta keys of the first report; meta keys that later reports add are not in
+    the CSV (the JSON Lines and Parquet outputs keep all of them).
+    """
+
+    def __init__(
+        self,
+        out: str | Path | None,
+        elements: Sequence[str],
+        meta_keys: Sequence[str] | None = None,
+    ) -> None:
+        super().__init__(out)
+        self.elements = tuple(elements)
+        self.meta_keys: tuple[str, ...] | None = tuple(meta_keys) if meta_keys is not None else None
+        self._csv: Any = None
+
+    def _start(self, report: NoteReport) -> None:
+        if self.meta_keys is None:
+            self.meta_keys = tuple(report.meta)
+        self._csv = csv.DictWriter(
+            self.handle, fieldnames=flat_columns(self.elements, self.meta_keys),
+            extrasaction="ignore", lineterminator="\n",
+        )
+        self._csv.writeheader()
+
+    def _write(self, report: NoteReport) -> None:
+        if self._csv is None:
+            self._start(report)
+        assert self.meta_keys is not None
+        row = flat_row(report, self.elements, self.meta_keys)
+        self._csv.writerow({k: _csv_cell(v) for k, v in row.items()})
+        self.handle.flush()
+
+    def close(self) -> None:
+        """Write the header if no report came (a valid empty table), then close."""
+        if self._handle is not None and self._csv is None:
+            header = flat_columns(self.elements, self.meta_keys or ())
+            csv.DictWriter(self.handle, fieldnames=header, lineterminator="\n").writeheader()
+        super().close()
+
+
+def _csv_cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+class ParquetWriter(ReportWriter):
+    """Row groups of ``batch_size`` notes with a declared schema (see :meth:`schema`).
+
+    Gaps, evidence and meta are JSON strings, so the schema does not depend on the notes.
+    Parquet needs a seekable file: it cannot go to stdout.
+    """
+
+    def __init__(
+        self, out: str | Path | None, elements: Sequence[str], batch_size: int = 512
+    ) -> None:
+        super().__init__()
+        if _is_stdout(out):
+            raise OutputError("Parquet output needs a file: use --out FILE.parquet")
+        import pyarrow.parquet as pq
+
+        self.elements = tuple(elements)
+        self.batch_size = batch_size
+        self._schema = self.schema(self.elements)
+        path = Path(str(out))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: Any = pq.ParquetWriter(path, self._schema)
+        self._rows: list[dict[str, Any]] = []
+
+    @staticmethod
+    def schema(elements: Sequence[str]) -> Any:
+        """The declared Arrow schema of a Parquet report."""
+        import pyarrow as pa
+
+        return pa.schema(
+            [
+                pa.field("note_id", pa.string(), nullable=False),
+                pa.field("status", pa.string()),
+                pa.field("would_code", pa.string()),
+                pa.field("would_code_description", pa.string()),
+                pa.field("code", pa.string()),
+                pa.field("chiropractic", pa.bool_()),
+                pa.field("query_opportunity", pa.bool_()),
+                *(pa.field(e, pa.bool_()) for e in elements),
+                pa.field("gap_keys", pa.list_(pa.string())),
+                pa.field("n_evidence", pa.int32()),
+                pa.field("warnings", pa.list_(pa.string())),
+                pa.field("error", pa.string()),
+                pa.field("text_length", pa.int64()),
+                pa.field("gaps", pa.string()),
+                pa.field("evidence", pa.string()),
+                pa.field("meta", pa.string()),
+            ]
+        )
+
+    def _write(self, report: NoteReport) -> None:
+        if self._writer is None:
+            raise ValueError("writer is closed")
+        record = report.to_dict()
+        row = flat_row(report, self.elements)
+        row["gap_keys"] = report.gap_keys()
+        row["warnings"] = list(report.warnings)
+        row["would_code_description"] = report.would_code_description
+        row["text_length"] = report.text_length
+        row["gaps"] = json.dumps(record["gaps"], ensure_ascii=False)
+        row["evidence"] = json.dumps(record["evidence"], ensure_ascii=False)
+        row["meta"] = json.dumps(report.meta, ensure_ascii=False, default=str)
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._rows:
+            return
+        import pyarrow as pa
+
+        self._writer.write_table(pa.Table.from_pylist(self._rows, schema=self._schema))
+        self._rows = []
+
+    def close(self) -> None:
+        """Write the last, partial row group and the Parquet footer."""
+        if self._writer is None:
+            return
+        try:
+            self._flush()
+        finally:
+            self._writer.close()
+            self._writer = None
+
+
+def open_writer(
+    fmt: str,
+    out: str | Path | None,
+    elements: Sequence[str],
+    *,
+    meta_keys: Sequence[str] | None = None,
+) -> ReportWriter:
+    """A writer for ``fmt`` on ``out`` (``None`` or ``-`` is stdout, except for Parquet)."""
+    if fmt == "jsonl":
+        return JsonlWriter(out)
+    if fmt == "csv":
+        return CsvWriter(out, elements, meta_keys)
+    if fmt == "parquet":
+        return ParquetWriter(out, elements)
+    raise OutputError(f"unknown output format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}")
+
+
+# -- reading a JSON Lines report back (worklist, stats) ---------------------------------
+_REPORT_KEYS = ("note_id", "status", "elements")
+
+
+def _report_line(line: str, where: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise ReportFileError(f"{where}: malformed JSON ({exc.msg})") from None
+    if not isinstance(record, dict) or any(k not in record for k in _REPORT_KEYS):
+        raise ReportFileError(
+            f"{where}: not a docgap report record (needs {', '.join(_REPORT_KEYS)})"
+        )
+    return record
+
+
+def read_reports(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a JSON Lines report, lazily; a bad line is a :class:`ReportFileError`.
+
+    The report is read as written: nothing is re-analysed or recomputed.
+    """
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as exc:
+        raise ReportFileError(f"{path}: cannot read ({exc.strerror})") from None
+    with handle:
+        try:
+            for line_no, line in enumerate(handle, start=1):
+                if line.strip():
+                    yield _report_line(line, f"{path}:{line_no}")
+        except UnicodeDecodeError:
+            raise ReportFileError(f"{path}: not UTF-8 text") from None
+
+
+def is_report_file(path: Path) -> bool:
+    """Whether ``path`` looks like a ``docgap scan`` JSON Lines report (its first record)."""
+    if not path.is_file() or path.suffix.lower() not in (".jsonl", ".ndjson", ".json"):
+        return False
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    record = json.loads(line)
+                    return isinstance(record, dict) and all(
+                        k in record for k in (*_REPORT_KEYS, "evidence")
+                    ) and "text" not in record
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return False

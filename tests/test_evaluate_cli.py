@@ -1,0 +1,179 @@
+"""``docgap evaluate`` agrees with an independent scorer reading ``docgap scan``'s output.
+
+The scorer below is plain Python (no scikit-learn, nothing from docgap.evaluation): status
+accuracy, element micro-F1 and the false ``supported`` verdicts, counted by hand from the
+JSON Lines report that ``docgap scan`` writes for the same notes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import EXAMPLES, REPO
+
+ELEMENTS = (
+    "named_syndrome", "cranial_symptoms", "cervical_findings", "etiology", "imaging",
+    "subluxation_level", "upper_extremity", "autonomic",
+)
+WRONG_LABEL_ID = "10-not-applicable-headache"  # labelled wrongly on purpose below
+
+
+def _gold_lines() -> list[dict[str, Any]]:
+    """Example notes (one with a wrong label, so there is an error to show) + dev notes."""
+    expected = json.loads((REPO / "examples" / "expected.json").read_text(encoding="utf-8"))
+    lines = []
+    for note_id, label in sorted(expected.items()):
+        gold = dict(label)
+        if note_id == WRONG_LABEL_ID:
+            gold = {**gold, "status": "supported", "would_code": "M53.0",
+                    "elements": {**gold["elements"], "named_syndrome": True}}
+        text = (EXAMPLES / f"{note_id}.txt").read_text(encoding="utf-8")
+        lines.append({"id": note_id, "text": text, "gold": gold, "setting": "example"})
+    dev = REPO / "corpus" / "dev" / "gold.jsonl"
+    if dev.exists():  # every 8th development note: many styles, some hard cases
+        dev_lines = dev.read_text(encoding="utf-8").splitlines()
+        lines += [json.loads(line) for line in dev_lines[::8] if line.strip()]
+    return lines
+
+
+@pytest.fixture(scope="module")
+def gold_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("gold") / "gold.jsonl"
+    path.write_text("".join(json.dumps(g) + "\n" for g in _gold_lines()), encoding="utf-8")
+    return path
+
+
+def independent_scores(gold: list[dict[str, Any]], scanned: list[dict[str, Any]]) -> dict[str, Any]:
+    """Score a scan's records against gold labels, by hand."""
+    by_id = {r["note_id"]: r for r in scanned}
+    assert len(by_id) == len(scanned) == len(gold)
+    right = tp = fp = fn = false_pass = not_supported = 0
+    per_element = {e: [0, 0, 0] for e in ELEMENTS}  # tp, fp, fn
+    for note in gold:
+        label, pred = note["gold"], by_id[str(note["id"])]
+        right += label["status"] == pred["status"]
+        if label["status"] != "supported":
+            not_supported += 1
+            false_pass += pred["status"] == "supported"
+        for element in ELEMENTS:
+            g, p = label["elements"][element], bool(pred["elements"].get(element))
+            tp += g and p
+            fp += p and not g
+            fn += g and not p
+            counts = per_element[element]
+            counts[0] += g and p
+            counts[1] += p and not g
+            counts[2] += g and not p
+    return {
+        "status_accuracy": round(right / len(gold), 4),
+        "element_micro_f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0,
+        "false_pass": false_pass,
+        "false_pass_rate": round(false_pass / not_supported, 4) if not_supported else 0.0,
+        "f1": {e: round(2 * c[0] / (2 * c[0] + c[1] + c[2]), 4) if c[0] else 0.0
+               for e, c in per_element.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def evaluated(gold_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Run ``evaluate --json --errors`` and ``scan`` over the same gold file, once."""
+    from typer.testing import CliRunner
+
+    from docgap.cli import app
+
+    runner = CliRunner()
+    out = tmp_path_factory.mktemp("eval") / "scores.json"
+    evaluation = runner.invoke(
+        app, ["evaluate", str(gold_file), "--json", str(out), "--errors", "--bootstrap", "200"]
+    )
+    scan = runner.invoke(app, ["scan", str(gold_file), "--id-col", "id", "--quiet"])
+    return {
+        "evaluation": evaluation,
+        "scores": json.loads(out.read_text(encoding="utf-8")) if out.exists() else None,
+        "scan": scan,
+    }
+
+
+def test_evaluate_matches_an_independent_scorer(evaluated: dict[str, Any], gold_file: Path) -> None:
+    assert evaluated["evaluation"].exit_code == 0, evaluated["evaluation"].stderr
+    assert evaluated["scan"].exit_code == 0, evaluated["scan"].stderr
+    gold = [json.loads(line) for line in gold_file.read_text(encoding="utf-8").splitlines()]
+    scanned = [json.loads(line) for line in evaluated["scan"].stdout.splitlines()]
+    mine = independent_scores(gold, scanned)
+    scores = evaluated["scores"]
+    for key in ("status_accuracy", "element_micro_f1", "false_pass", "false_pass_rate"):
+        assert scores[key] == pytest.approx(mine[key], abs=1e-4), key
+    for element in ELEMENTS:
+        assert scores["elements"][element]["f1"] == pytest.approx(mine["f1"][element], abs=1e-4)
+    # The deliberately wrong label makes the scores imperfect: the comparison has teeth.
+    assert mine["status_accuracy"] < 1.0
+
+
+def test_evaluate_prints_the_figures(evaluated: dict[str, Any]) -> None:
+    stdout = evaluated["evaluation"].stdout
+    scores = evaluated["scores"]
+    assert f"status accuracy:        {scores['status_accuracy']:.4f}" in stdout
+    assert f"element micro-F1:       {scores['element_micro_f1']:.4f}" in stdout
+    assert f"false supported:        {scores['false_pass']} (rate" in stdout
+    assert "Status confusion" in stdout
+    for element in ELEMENTS:
+        assert element in stdout
+
+
+def test_json_has_the_promised_top_level_keys(evaluated: dict[str, Any]) -> None:
+    scores = evaluated["scores"]
+    for key in ("status_accuracy", "status_macro_f1", "false_pass", "false_pass_rate",
+                "element_micro_f1", "elements"):
+        assert key in scores
+    for figures in scores["elements"].values():
+        low, high = figures["ci95"]["f1"]
+        assert low <= figures["f1"] <= high
+
+
+def test_errors_show_the_wrong_note_with_its_evidence(evaluated: dict[str, Any]) -> None:
+    stdout = evaluated["evaluation"].stdout
+    wrong = next(e for e in evaluated["scores"]["errors"] if e["id"] == WRONG_LABEL_ID)
+    assert wrong["gold_status"] == "supported"
+    block = stdout[stdout.index(WRONG_LABEL_ID):]
+    assert f"status gold supported / predicted {wrong['predicted_status']}" in block
+    assert "named_syndrome: gold True, predicted False" in block
+    listed = [e["id"] for e in evaluated["scores"]["errors"]]
+    assert all(note_id in stdout for note_id in listed)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", ":1: malformed JSON"),
+        ('{"id": "a", "gold": {}}', ":1: missing required key 'text'"),
+        ('{"id": "a", "text": "x", "gold": {"elements": {}, "status": "supported"}}',
+         ":1: gold.elements lacks booleans"),
+        (json.dumps({"id": "a", "text": "x",
+                     "gold": {"elements": dict.fromkeys(ELEMENTS, False), "status": "fine"}}),
+         ":1: gold.status must be one of"),
+    ],
+    ids=["malformed", "no-text", "no-elements", "bad-status"],
+)
+def test_malformed_gold_is_a_clear_error(
+    tmp_path: Path, cli: Any, line: str, message: str
+) -> None:
+    path = tmp_path / "gold.jsonl"
+    path.write_text(line + "\n", encoding="utf-8")
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2
+    (only,) = result.stderr.strip().splitlines()
+    assert only.startswith("docgap: error: ") and message in only
+
+
+@pytest.mark.parametrize("content", [None, "", "\n\n"], ids=["missing", "empty", "blank"])
+def test_missing_or_empty_gold(tmp_path: Path, cli: Any, content: str | None) -> None:
+    path = tmp_path / "gold.jsonl"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    result = cli(["evaluate", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("docgap: error: ")
