@@ -1,0 +1,387 @@
+"""The HTML report and the query drafts, without a browser (tests/test_html_browser.py has one)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import markupsafe
+import pytest
+
+from docgap.html_report import (
+    attach_texts,
+    highlight_segments,
+    load_texts,
+    pair_texts,
+    render_html,
+    report_data,
+    write_html,
+)
+from docgap.queries import QueryFileError, check_query, draft_queries, load_queries, queries_path
+from docgap.reading import NoteInput
+from docgap.writers import read_reports
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "notes"
+HOSTILE_TEXT = (
+    "HPI: occipital headaches and dizziness </script><script>alert(1)</script> since the MVA.\n"
+    'Exam: <img src=x onerror="alert(2)"> <b>cervical tenderness</b> & neck pain <!-- x -->.\n'
+    "Assessment: Cervicocranial syndrome.\n"
+)
+HOSTILE_ID = "</script><script>alert('id')</script><b>n&1</b>"
+REQUIRED_OPTIONS = ("Other (please specify)", "Clinically undetermined")
+
+
+@pytest.fixture(scope="module")
+def example_texts() -> dict[str, str]:
+    return {p.stem: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))}
+
+
+@pytest.fixture(scope="module")
+def example_records(analyzer, example_texts) -> list[dict[str, Any]]:
+    return [analyzer.analyze(text, note_id).to_dict() for note_id, text in example_texts.items()]
+
+
+@pytest.fixture(scope="module")
+def hostile_record(analyzer) -> dict[str, Any]:
+    return analyzer.analyze(HOSTILE_TEXT, HOSTILE_ID).to_dict()
+
+
+def evidence_of(note: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """A note's evidence rows read back through the page's string table."""
+    strings = config["strings"]
+    return [
+        {
+            key: value if key in ("text", "counted") or value is None else strings[value]
+            for key, value in zip(config["evidenceKeys"], row, strict=True)
+        }
+        for row in note["evidence"]
+    ]
+
+
+def blob(page: str, name: str) -> Any:
+    """The JSON a ``<script type="application/json" id=...>`` tag of the page holds."""
+    match = re.search(
+        rf'<script type="application/json" id="{name}">(.*?)</script>', page, re.DOTALL
+    )
+    assert match, name
+    return json.loads(match.group(1))
+
+
+# ------------------------------------------------------------------ highlighting
+@pytest.mark.parametrize(
+    ("text", "spans"),
+    [
+        ("no mentions here", []),
+        ("neck pain and vertigo", [(0, 9), (14, 21)]),
+        ("suboccipital headache", [(0, 21), (0, 12)]),  # nested: the narrower is drawn first
+        ("a b c d e", [(0, 5), (2, 9)]),  # overlapping
+        ("ab", [(0, 1), (1, 2)]),  # adjacent
+        ("\U0001f600 emoji then vertigo \u00e9", [(13, 20)]),  # non-BMP text before a span
+        ("whole", [(0, 5)]),
+    ],
+)
+def test_segments_rebuild_the_text_and_every_span(text, spans) -> None:
+    evidence = [{"text": text[s:e], "start": s, "end": e, "counted": True} for s, e in spans]
+    segments, mismatched = highlight_segments(text, evidence)
+    assert mismatched == []
+    assert "".join(piece for piece, _ in segments) == text
+    for i, (start, end) in enumerate(spans):
+        assert "".join(piece for piece, ids in segments if i in ids) == text[start:end]
+    for piece, ids in segments:
+        widths = [spans[i][1] - spans[i][0] for i in ids]
+        assert widths == sorted(widths)
+        assert piece
+
+
+def test_counted_evidence_is_drawn_over_uncounted() -> None:
+    text = "occipital headache"
+    evidence = [
+        {"text": "headache", "start": 10, "end": 18, "counted": False},
+        {"text": text, "start": 0, "end": 18, "counted": True},
+    ]
+    segments, _ = highlight_segments(text, evidence)
+    assert segments[-1] == ["headache", [1, 0]]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"text": "other words", "start": 0, "end": 11},  # the text changed since the scan
+        {"text": "neck", "start": 40, "end": 44},  # beyond the end
+        {"text": "neck", "start": None, "end": 4},
+    ],
+)
+def test_evidence_that_does_not_fit_the_text_is_set_aside(bad) -> None:
+    text = "neck pain"
+    good = {"text": "pain", "start": 5, "end": 9, "counted": True}
+    segments, mismatched = highlight_segments(text, [bad, good])
+    assert mismatched == [0]
+    assert segments == [["neck ", []], ["pain", [1]]]
+
+
+def test_rendered_data_highlights_the_right_offsets(example_records, example_texts) -> None:
+    page = render_html(example_records, source="examples", texts=example_texts)
+    notes = blob(page, "docgap-notes")
+    config = blob(page, "docgap-config")
+    assert [n["id"] for n in notes] == [r["note_id"] for r in example_records]
+    for note, record in zip(notes, example_records, strict=True):
+        text = example_texts[record["note_id"]]
+        assert "".join(piece for piece, _ in note["segments"]) == text
+        assert note["mismatched"] == []
+        for i, ev in enumerate(record["evidence"]):
+            covered = "".join(piece for piece, ids in note["segments"] if i in ids)
+            assert covered == text[ev["start"] : ev["end"]] == ev["text"]
+            shown = evidence_of(note, config)[i]
+            assert shown == {key: ev[key] for key in config["evidenceKeys"]}
+
+
+# ------------------------------------------------------------------ escaping
+def test_markup_in_note_text_and_ids_never_becomes_markup(hostile_record) -> None:
+    page = render_html(
+        [hostile_record], source="<b>scan</b> & co", texts={HOSTILE_ID: HOSTILE_TEXT}
+    )
+    # Only the page's own four script tags: three JSON blobs and its script.
+    assert len(re.findall(r"<script", page, re.IGNORECASE)) == 4
+    assert "alert(" not in page.split('<script type="application/json" id="docgap-config">')[0]
+    for bad in ("<img", "<b>cervical", "</script><script>alert", "<!-- x"):
+        assert bad not in page
+    assert str(markupsafe.escape("<b>scan</b> & co")) in page
+    notes = blob(page, "docgap-notes")
+    rows = blob(page, "docgap-rows")
+    assert rows[0]["id"] == notes[0]["id"] == HOSTILE_ID
+    assert "".join(piece for piece, _ in notes[0]["segments"]) == HOSTILE_TEXT
+
+
+def test_flagged_note_ids_in_the_summary_are_escaped(hostile_record) -> None:
+    record = hostile_record | {"review": True, "score": 0.42}
+    page = render_html([record], source="x")
+    assert str(markupsafe.escape(HOSTILE_ID)) in page
+    assert HOSTILE_ID not in page
+
+
+def test_only_the_page_script_may_run(example_records) -> None:
+    page = render_html(example_records, source="examples")
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    script = re.search(r"<script>(.*?)</script>", page, re.DOTALL).group(1)
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+    assert "default-src 'none'" in csp
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", page)
+
+
+# ------------------------------------------------------------------ report content
+def test_summary_counts_every_record(example_records) -> None:
+    data = report_data(example_records, source="examples")
+    counts = {bar["key"]: bar["count"] for bar in data["bars"]}
+    statuses = [r["status"] for r in example_records]
+    for status in set(statuses):
+        assert counts[status] == statuses.count(status)
+    assert counts["query_opportunity"] == sum(r["query_opportunity"] for r in example_records)
+    assert data["total"] == len(example_records) == len(data["rows"]) == len(data["notes"])
+    gap_keys = {g["key"] for r in example_records for g in r["gaps"]}
+    assert {g["key"] for g in data["top_gaps"]} <= gap_keys
+
+
+def test_default_order_puts_at_risk_and_query_opportunities_first(example_records) -> None:
+    data = report_data(example_records, source="examples")
+    ranked = sorted(data["rows"], key=lambda r: (r["rank"], r["i"]))
+    first = [r["group"] in ("at_risk", "query_opportunity") for r in ranked]
+    assert first == sorted(first, reverse=True)
+
+
+def test_provenance_is_shown(example_records, analyzer) -> None:
+    when = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
+    page = render_html(
+        example_records,
+        source="examples/notes",
+        generated_at=when,
+        lexicon_hash=analyzer.lexicon_hash,
+    )
+    assert "2025-03-01T12:00:00+00:00" in page
+    assert analyzer.lexicon_hash in page
+    assert "examples/notes" in page
+
+
+def test_review_score_and_setting_become_filters(example_records) -> None:
+    records = [
+        r | {"score": i / 20, "review": i % 3 == 0, "meta": {"setting": ["ed", "pcp"][i % 2]}}
+        for i, r in enumerate(example_records)
+    ]
+    data = report_data(records, source="x")
+    assert data["has_review"] and data["has_score"]
+    assert data["flagged_total"] == sum(r["review"] for r in records)
+    assert data["filters"]["meta"] == {"setting": ["ed", "pcp"]}
+    assert [row["meta"]["setting"] for row in data["rows"]] == [
+        r["meta"]["setting"] for r in records
+    ]
+    page = render_html(records, source="x")
+    assert 'id="f-review"' in page and 'id="f-score-min"' in page
+
+
+def test_without_texts_the_evidence_is_still_reported(example_records) -> None:
+    data = report_data(example_records, source="examples")
+    for note, record in zip(data["notes"], example_records, strict=True):
+        assert note["segments"] is None
+        shown = evidence_of(note, data["config"])
+        assert [e["text"] for e in shown] == [e["text"] for e in record["evidence"]]
+
+
+def test_failed_notes_are_listed_as_errors(example_records) -> None:
+    failed = [
+        {"note_id": "empty", "status": None, "error": "empty note"},
+        {"note_id": "binary", "status": None, "error": "binary file", "elements": {}},
+    ]
+    data = report_data([*example_records, *failed], source="x")
+    errors = [r for r in data["rows"] if r["group"] == "error"]
+    assert [r["id"] for r in errors] == ["empty", "binary"]
+    assert next(b for b in data["bars"] if b["key"] == "error")["count"] == 2
+    assert [n["error"] for n in data["notes"][-2:]] == ["empty note", "binary file"]
+
+
+def test_a_scan_report_file_renders(tmp_path: Path, analyzer, example_texts) -> None:
+    path = tmp_path / "scan.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for note_id, text in example_texts.items():
+            out.write(json.dumps(analyzer.analyze(text, note_id).to_dict()) + "\n")
+    page = render_html(read_reports(path), source=str(path), texts=example_texts)
+    assert len(blob(page, "docgap-rows")) == len(example_texts)
+
+
+def test_texts_pair_with_reports_by_position(analyzer) -> None:
+    notes = [
+        NoteInput("same", "Neck pain and occipital headaches."),
+        NoteInput("same", "Low back pain."),
+        NoteInput("gone", None, "record has no text"),
+    ]
+    pairs = list(pair_texts(notes, analyzer.pipe))
+    assert [(r.note_id, t) for r, t in pairs] == [(n.note_id, n.text) for n in notes]
+    assert [r.text_length for r, _ in pairs[:2]] == [len(n.text) for n in notes[:2]]
+
+
+def test_texts_are_joined_by_note_id(example_texts) -> None:
+    texts = load_texts([str(EXAMPLES)])
+    assert texts == example_texts
+    joined = list(attach_texts([{"note_id": "x"}, {"note_id": "y", "text": "own"}], {"x": "t"}))
+    assert joined == [{"note_id": "x", "text": "t"}, {"note_id": "y", "text": "own"}]
+
+
+def test_write_html(tmp_path: Path, example_records, example_texts) -> None:
+    path = write_html(example_records, tmp_path / "r.html", source="e", texts=example_texts)
+    page = path.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert len(blob(page, "docgap-rows")) == len(example_records)
+
+
+# ------------------------------------------------------------------ query drafts
+def test_every_example_query_draft_is_compliant(example_records) -> None:
+    drafted = 0
+    for record in example_records:
+        drafts = draft_queries(record)
+        wants = record["status"] == "at_risk" or record["query_opportunity"]
+        assert bool(drafts) == wants, record["note_id"]
+        for draft in drafts:
+            drafted += 1
+            assert check_query(draft.text) == [], (record["note_id"], draft.key)
+            assert draft.options[-2:] == REQUIRED_OPTIONS
+            for option in REQUIRED_OPTIONS:
+                assert f"[ ] {option}" in draft.text
+            assert draft.indicators
+            for indicator in draft.indicators:
+                assert f'"{indicator.text}"' in draft.text
+    assert drafted
+
+
+def test_indicators_cite_where_and_when(example_records) -> None:
+    record = next(r for r in example_records if r["query_opportunity"])
+    dated = record | {"meta": {"encounter_date": "2025-03-11"}}
+    (draft,) = draft_queries(dated)
+    for indicator in draft.indicators:
+        assert indicator.when == "2025-03-11"
+        ev = next(
+            e
+            for e in record["evidence"]
+            if e["start"] == indicator.start and e["end"] == indicator.end
+        )
+        if ev["section"]:
+            assert ev["section"].replace("_", " ") in indicator.where
+    assert "2025-03-11" in draft.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please document cervicocranial syndrome.",
+        "Documenting this diagnosis would support M53.0.",
+        "Clarification will affect reimbursement for this visit.",
+        "This affects the DRG assignment.",
+        "Needed for the upcoming audit.",
+        "Does the patient have cervicocranial syndrome?",
+        "Would you agree that the headaches are cervicogenic?",
+        "It appears the patient has cervicocranial syndrome.",
+        "The ICD-10-CM code requires a named syndrome.",
+        "This would improve our quality scores.",
+        "Please clarify:\n[ ] Cervicocranial syndrome\n[ ] Cervicalgia\n"
+        "[ ] Other (please specify)\n",
+        "Please clarify:\n[ ] Cervicocranial syndrome\n[ ] Other (please specify)\n"
+        "[ ] Clinically undetermined\n",
+    ],
+)
+def test_check_query_finds_leading_language(text) -> None:
+    assert check_query(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Based on your clinical judgment, please clarify the diagnosis for the findings above:\n"
+        "[ ] Cervicocranial syndrome\n[ ] Cervicogenic headache\n"
+        "[ ] Other (please specify)\n[ ] Clinically undetermined\n",
+        "Please describe the neck examination findings at this encounter.",
+    ],
+)
+def test_check_query_passes_compliant_wording(text) -> None:
+    assert check_query(text) == []
+
+
+def _query_file(tmp_path: Path, change) -> Path:
+    import yaml
+
+    data = yaml.safe_load(queries_path().read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "queries.yml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(surprise=1), "surprise"),
+        (lambda d: d["queries"][0].update(tone="firm"), "tone"),
+        (lambda d: d["queries"][0].update(gap="no_such_gap"), "no_such_gap"),
+        (lambda d: d["queries"][0].update(statuses=["maybe"]), "maybe"),
+        (lambda d: d["queries"][0]["cite"][0].update(elements=["mood"]), "mood"),
+        (
+            lambda d: d["queries"][0].update(question="Please document the syndrome to get paid:"),
+            "not compliant",
+        ),
+        (lambda d: d["queries"][0].update(options=[{"text": "Cervicocranial syndrome"}]), "option"),
+        (lambda d: d.update(layout="{% for x in %}"), "layout"),
+        (lambda d: d["leading_language"].append({"pattern": "(", "reason": "r"}), "compile"),
+    ],
+)
+def test_query_file_is_validated(tmp_path: Path, change, message) -> None:
+    with pytest.raises(QueryFileError, match=re.escape(message)):
+        load_queries(_query_file(tmp_path, change))
+
+
+def test_shipped_query_file_loads() -> None:
+    queries = load_queries()
+    assert queries.queries
+    assert list(queries.required_options) == list(REQUIRED_OPTIONS)
