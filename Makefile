@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Folders ruff checks (benchmarks/ only where it exists).
 LINT_PATHS := $(wildcard src tests benchmarks)
 
-.PHONY: install run test lint bench clean ensure-chromium
+.PHONY: install run test lint bench spark-bench clean ensure-chromium java
 
 install: $(STAMP)
 
@@ -16,7 +16,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m pip install -c constraints.txt -e ".[dev,spark]"
 	touch $(STAMP)
 
 run: install
@@ -24,9 +24,28 @@ run: install
 	$(BIN)/docgap worklist build/examples.jsonl
 	$(BIN)/docgap report build/examples.jsonl --texts examples/notes --html build/examples.html
 
-test: install ensure-chromium
+test: install ensure-chromium java
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest
+
+# Spark needs a Java runtime, 17 or newer (Spark 4). On Debian/Ubuntu as root (CI, a fresh
+# machine) it is installed; elsewhere the message says what to install.
+java:
+	@if ! command -v java >/dev/null 2>&1 && [ -z "$$JAVA_HOME" ]; then \
+		if [ -f /etc/debian_version ] && [ "$$(id -u)" = 0 ]; then \
+			echo "installing a Java runtime for Spark (default-jre-headless)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+				apt-get install -y -qq --no-install-recommends default-jre-headless >/dev/null; \
+		else \
+			echo "Spark needs Java 17+: install a JRE (Debian/Ubuntu: sudo apt-get install" \
+				"default-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME" >&2; \
+			exit 1; \
+		fi; \
+	fi
+	@java -version 2>&1 | head -1
+
+spark-bench: install java
+	$(BIN)/python benchmarks/spark_bench.py
 
 # Debian's headless Chromium for tests/test_html_browser.py (Playwright's own browser
 # download does not work offline). In CI a missing browser is an error, elsewhere a warning.

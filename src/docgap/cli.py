@@ -105,6 +105,13 @@ class OutFormat(str, enum.Enum):
     html = "html"
 
 
+class Engine(str, enum.Enum):
+    """Where ``scan`` analyses notes."""
+
+    local = "local"
+    spark = "spark"
+
+
 class InFormat(str, enum.Enum):
     """Input formats (``auto`` goes by the file suffix; a folder is a folder of .txt)."""
 
@@ -326,7 +333,11 @@ def scan(
     ] = OutFormat.jsonl,
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Report file (default: standard output).", dir_okay=False),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Report file (default: standard output); a folder with --engine spark.",
+        ),
     ] = None,
     id_col: Annotated[
         str, typer.Option("--id-col", help="Id column/field of tables and JSON Lines.")
@@ -343,6 +354,17 @@ def scan(
             "--workers", "-j", min=1, help="Processes analysing notes (output order is kept)."
         ),
     ] = 1,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this machine (--workers); spark: Apache Spark (pip install "
+            "'docgap[spark]'), writes a Parquet folder partitioned by status to --out.",
+        ),
+    ] = Engine.local,
+    master: Annotated[
+        str, typer.Option("--master", help="Spark master URL (--engine spark).")
+    ] = "local[*]",
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
     ] = False,
@@ -352,6 +374,10 @@ def scan(
     Every input record appears in the output exactly once: a record that cannot be
     analysed (empty, binary, undecodable, malformed) is written with an 'error'.
     """
+    if engine is Engine.spark:
+        _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, workers, quiet)
+    if out is not None and out.is_dir():
+        _fail(f"{out} is a folder: --out takes a file")
     if fmt is OutFormat.parquet and (out is None or str(out) == "-"):
         _fail("Parquet output needs a file: add --out FILE.parquet")
     try:
@@ -390,6 +416,52 @@ def scan(
     if not quiet:
         _say(tally.line(writer.count if writer else 0, out_path))
     raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+def _scan_spark(
+    inputs: list[str],
+    fmt: OutFormat,
+    out: Path | None,
+    master: str,
+    id_col: str,
+    text_col: str,
+    input_format: InFormat,
+    workers: int,
+    quiet: bool,
+) -> NoReturn:
+    """``scan --engine spark``: Spark reads, analyses and writes; no note passes through here."""
+    from docgap.spark import SparkUnavailableError, scan_with_spark
+
+    if out is None or str(out) == "-":
+        _fail("the Spark engine writes a Parquet folder: add --out OUT.parquet")
+    if fmt not in (OutFormat.jsonl, OutFormat.parquet):  # jsonl is the default, not chosen
+        _fail("the Spark engine writes Parquet only (drop --format)")
+    if workers != 1:
+        _fail("--workers is for the local engine; Spark uses --master (e.g. 'local[4]')")
+    try:
+        with _internal_errors(
+            lambda: "Spark job failed", expected=(InputError, SparkUnavailableError)
+        ):
+            result = scan_with_spark(
+                inputs,
+                str(out),
+                master=master,
+                id_col=id_col,
+                text_col=text_col,
+                input_format=input_format.value,
+            )
+    except KeyboardInterrupt:
+        _say("interrupted: the Spark job was cancelled; the output folder is incomplete")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (InputError, SparkUnavailableError) as exc:
+        _fail(str(exc))
+    if not quiet:
+        by_status = ", ".join(f"{s} {n:,}" for s, n in sorted(result.statuses.items()))
+        _say(
+            f"{_notes(result.notes)} written to {out}/ (Parquet, by status: {by_status}); "
+            f"{result.failed:,} could not be analysed"
+        )
+    raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
 
 
 def _scan_html(
