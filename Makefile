@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # Folders ruff checks (benchmarks/ only where it exists).
 LINT_PATHS := $(wildcard src tests benchmarks)
 
-.PHONY: install run test lint bench spark-bench clean ensure-chromium java
+.PHONY: install run test lint bench spark-bench model clean ensure-chromium java
 
 install: $(STAMP)
 
@@ -43,6 +43,12 @@ java:
 		fi; \
 	fi
 	@java -version 2>&1 | head -1
+
+# Retrain the shipped review model: needed whenever lexicons/ change (the model records the
+# lexicon hash it was trained with and is refused, with a warning, under other rules).
+model: install
+	$(BIN)/python -m docgap.model train corpus/dev/gold.jsonl --out models/review
+	$(BIN)/python -m docgap.model card models/review --update models/README.md
 
 spark-bench: install java
 	$(BIN)/python benchmarks/spark_bench.py

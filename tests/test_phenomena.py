@@ -323,7 +323,6 @@ UNCERTAIN = [
         False,
         "cervicocranial",
         "uncertain",
-        xfail="spec 1 uncertain lists '? cervicocranial syndrome'; read as affirmed",
     ),
     case(
         "possible", "Possible cervicocranial syndrome.", _SYN, False, "cervicocranial", "uncertain"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from docgap.chunking import DEFAULT_CHUNK_CHARS, chunks
 from docgap.codes import describe
@@ -12,6 +13,7 @@ from docgap.decoding import DEFAULT_MAX_CHARS, check_text
 from docgap.levels import LevelMention
 from docgap.lexicon import Lexicon, load_lexicon
 from docgap.mentions import Mention, MentionExtractor, Origin, Section
+from docgap.model import ReviewModel, load_default_model
 from docgap.packs.m53_0 import M530Pack
 from docgap.pipeline import build_nlp
 from docgap.reading import NoteInput
@@ -32,6 +34,7 @@ class Analyzer:
         *,
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         max_chars: int = DEFAULT_MAX_CHARS,
+        model: ReviewModel | Literal["default"] | None = "default",
     ) -> None:
         self.lexicon: Lexicon = load_lexicon(Path(lexicon_dir) if lexicon_dir else None)
         self.nlp = build_nlp(self.lexicon)
@@ -40,6 +43,11 @@ class Analyzer:
         self.pack = M530Pack(self.lexicon)
         self.chunk_chars = chunk_chars
         self.max_chars = max_chars
+        # The review model scores what the rules decided; one that does not match these
+        # rules (another lexicon hash) is refused with a warning, never used stale.
+        self.model: ReviewModel | None = (
+            load_default_model(lexicon_sha256=self.lexicon.sha256) if model == "default" else model
+        )
 
     @property
     def lexicon_hash(self) -> str:
@@ -99,7 +107,7 @@ class Analyzer:
             warnings.append(
                 f"long note analysed in {pieces} chunks of up to {self.chunk_chars:,} characters"
             )
-        return NoteReport(
+        report = NoteReport(
             note_id=note.note_id,
             status=decision.status,
             would_code=decision.would_code,
@@ -114,6 +122,17 @@ class Analyzer:
             text_length=len(note.text),
             meta=dict(note.meta),
         )
+        if self.model is not None:
+            try:
+                view = self.model.predict(report.to_dict(), note.text)
+            except Exception as exc:
+                log.error("note %s: review model failed (%s)", note.note_id, type(exc).__name__)
+            else:
+                report.score = view["score"]
+                report.review = view["review"]
+                report.status_probabilities = view["status_probabilities"]
+                report.top_features = view["top_features"]
+        return report
 
     def pipe(self, notes: Iterable[NoteInput | str | tuple[str, str]]) -> Iterator[NoteReport]:
         """Analyse a stream of notes lazily, in order: records, texts or (id, text) pairs."""

@@ -105,6 +105,12 @@ class OutFormat(str, enum.Enum):
     html = "html"
 
 
+class SortKey(str, enum.Enum):
+    """Orders of ``scan`` output besides input order."""
+
+    score = "score"
+
+
 class Engine(str, enum.Enum):
     """Where ``scan`` analyses notes."""
 
@@ -354,6 +360,21 @@ def scan(
             "--workers", "-j", min=1, help="Processes analysing notes (output order is kept)."
         ),
     ] = 1,
+    sort: Annotated[
+        SortKey | None,
+        typer.Option(
+            "--sort",
+            help="score: the worklist in review order (highest probability of M53.0 first; "
+            "needs the review model; the output is written at the end).",
+        ),
+    ] = None,
+    review_only: Annotated[
+        bool,
+        typer.Option(
+            "--review-only",
+            help="Keep only the notes the review model flags for review (and failed notes).",
+        ),
+    ] = False,
     engine: Annotated[
         Engine,
         typer.Option(
@@ -398,10 +419,15 @@ def scan(
     try:
         with _internal_errors(written, expected=(InputError, BrokenPipeError)):
             analyzer = _default_analyzer()
+            if (sort or review_only) and analyzer.model is None:
+                _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)
             writer = _open_output(fmt.value, out_path, analyzer.pack.elements, meta_keys)
             with writer, _progress("scanning", not quiet) as advance:
-                for report in _reports(records, analyzer, workers):
+                reports = _reports(records, analyzer, workers)
+                if sort or review_only:
+                    reports = _review_order(reports, sort, review_only)
+                for report in reports:
                     writer.write(report)
                     tally.add(report)
                     advance()
@@ -416,6 +442,16 @@ def scan(
     if not quiet:
         _say(tally.line(writer.count if writer else 0, out_path))
     raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+def _review_order(
+    reports: Iterable[NoteReport], sort: SortKey | None, review_only: bool
+) -> Iterator[NoteReport]:
+    """The worklist in review order: highest score first, ties and failures in input order."""
+    kept = [r for r in reports if not review_only or r.review or r.error is not None]
+    if sort is SortKey.score:
+        kept.sort(key=lambda r: -r.score if r.score is not None else 1.0)
+    return iter(kept)
 
 
 def _scan_spark(
@@ -660,6 +696,34 @@ def serve(
         run(host, port, token_file, settings=settings, workers=workers)
     except (ValueError, OSError) as exc:  # an empty or unreadable token file, a bad limit
         _fail(str(exc))
+
+
+# -- train ------------------------------------------------------------------------------
+@app.command(epilog=_EXIT_HELP)
+def train(
+    gold: Annotated[Path, typer.Argument(help="A gold file (spec section 6).")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the model and its metadata.")
+    ] = Path("models/review"),
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Repeats of the grouped cross-validation.")
+    ] = 2,
+) -> None:
+    """Train the review-priority model on gold labels (reproducible: fixed seeds)."""
+    from docgap.analyzer import Analyzer
+    from docgap.evaluation import GoldError
+    from docgap.training import TrainingError
+    from docgap.training import train as fit
+
+    with _internal_errors(lambda: "no model written", expected=(GoldError, TrainingError)):
+        try:
+            metadata = fit(gold, out, analyzer=Analyzer(model=None), repeats=repeats)
+        except (GoldError, TrainingError, FileNotFoundError) as exc:
+            _fail(str(exc))
+    cv = metadata.get("metrics", metadata)
+    _say(f"model written to {out}; cross-validated figures in {out / 'metadata.json'}")
+    if isinstance(cv, dict) and "log_loss" in cv:
+        _say(f"log loss {cv['log_loss']}")
 
 
 # -- worklist ---------------------------------------------------------------------------

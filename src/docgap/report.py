@@ -57,6 +57,11 @@ class NoteReport:
     error: str | None = None
     text_length: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    # The review model's view (null when no model is loaded or the note failed).
+    score: float | None = None
+    review: bool | None = None
+    status_probabilities: dict[str, float] | None = None
+    top_features: list[dict[str, Any]] | None = None
 
     @classmethod
     def failed(
@@ -98,6 +103,10 @@ class NoteReport:
             "code": self.code,
             "would_code_description": self.would_code_description,
             "query_opportunity": self.query_opportunity,
+            "score": self.score,
+            "review": self.review,
+            "status_probabilities": self.status_probabilities,
+            "top_features": self.top_features,
             "text_length": self.text_length,
         }
         if self.warnings:

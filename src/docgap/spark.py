@@ -96,15 +96,11 @@ class SparkUnavailableError(RuntimeError):
 
 # -- schema and rows -------------------------------------------------------------------
 def _arrow_schema() -> Any:
-    """The local Parquet report's columns without ``meta``, plus ``score`` (a float)."""
+    """The local Parquet report's columns (with ``score`` and ``review``) without ``meta``."""
     import pyarrow as pa
 
     base = ParquetWriter.schema(ELEMENTS)
-    fields = [f for f in base if f.name != "meta"]
-    at = [f.name for f in fields].index("chiropractic")
-    # The review model's probability; null until a model scores the report.
-    fields.insert(at, pa.field("score", pa.float64()))
-    return pa.schema(fields)
+    return pa.schema([f for f in base if f.name != "meta"])
 
 
 def report_schema() -> StructType:
@@ -129,8 +125,6 @@ def _row(report: NoteReport) -> dict[str, Any]:
     row["text_length"] = report.text_length
     row["gaps"] = json.dumps(record["gaps"], ensure_ascii=False)
     row["evidence"] = json.dumps(record["evidence"], ensure_ascii=False)
-    # The review model's score where the report carries one (null until the model lands).
-    row["score"] = record.get("score", getattr(report, "score", None))
     return row
 
 

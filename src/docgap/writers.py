@@ -38,7 +38,16 @@ __all__ = [
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
-_HEAD = ("note_id", "status", "would_code", "code", "chiropractic", "query_opportunity")
+_HEAD = (
+    "note_id",
+    "status",
+    "would_code",
+    "code",
+    "chiropractic",
+    "query_opportunity",
+    "score",
+    "review",
+)
 _TAIL = ("gap_keys", "n_evidence", "warnings", "error")
 _WARNING_SEP = " | "  # warnings themselves may contain ';'
 
@@ -78,6 +87,8 @@ def flat_row(
         "code": report.code,
         "chiropractic": report.chiropractic,
         "query_opportunity": report.query_opportunity,
+        "score": report.score,
+        "review": report.review,
     }
     for element in elements:
         row[element] = bool(report.elements.get(element, False))
@@ -266,6 +277,8 @@ class ParquetWriter(ReportWriter):
                 pa.field("code", pa.string()),
                 pa.field("chiropractic", pa.bool_()),
                 pa.field("query_opportunity", pa.bool_()),
+                pa.field("score", pa.float64()),
+                pa.field("review", pa.bool_()),
                 *(pa.field(e, pa.bool_()) for e in elements),
                 pa.field("gap_keys", pa.list_(pa.string())),
                 pa.field("n_evidence", pa.int32()),

@@ -1,0 +1,412 @@
+"""The review-priority model: calibrated status probabilities that order the CDI worklist.
+
+The rules decide each note's status; this model, trained on gold-labelled notes, says how
+likely each status is given what the rules found and the note's words. It gives every
+report a ``score`` (the probability that the note supports M53.0 as documented), a
+``review`` flag (the model's likeliest status is not the rules', or the rules' status is
+unlikely) and the features behind the score.
+
+A model is two JSON files: ``model.json`` (the fitted vocabulary, IDF, coefficients or
+trees, calibration and review threshold: plain data, so loading runs no code) and
+``metadata.json`` (its provenance: library versions, the lexicon hash, the training data's
+hash, the feature names, the cross-validated metrics and the hash of ``model.json``). A
+model that is missing, damaged, modified or built for other rules is refused with a
+warning, and docgap reports the rules' verdict alone.
+
+This module applies a model; :mod:`docgap.training` fits one (imported only to train).
+Train: ``python -m docgap.model train corpus/dev/gold.jsonl --out models/review``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sklearn.utils.extmath import softmax
+
+from docgap.features import FeatureSpace
+from docgap.model_metrics import review_flags
+from docgap.report import STATUSES, NoteReport
+
+__all__ = [
+    "DEFAULT_NAME",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "PLOT_FILE",
+    "TOP_FEATURES",
+    "ReviewModel",
+    "library_versions",
+    "load_default_model",
+    "load_model",
+    "main",
+    "train",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_NAME = "review"  # the shipped model: <model_dir()>/review/
+MODEL_FILE = "model.json"
+METADATA_FILE = "metadata.json"
+PLOT_FILE = "calibration.png"
+FORMAT = "docgap-review-model"
+FORMAT_VERSION = 1
+TOP_FEATURES = 5
+_SUPPORTED = "supported"
+
+
+# -- the JSON form -------------------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Linear(_Strict):
+    kind: Literal["logistic_regression"]
+    coef: list[list[float]]
+    intercept: list[float]
+
+
+class _Tree(_Strict):
+    left: list[int]
+    right: list[int]
+    feature: list[int]
+    threshold: list[float]
+    value: list[float]  # leaves: the fitted value; inner nodes: the mean of their leaves
+
+
+class _Boosting(_Strict):
+    kind: Literal["gradient_boosting"]
+    init: list[float]
+    learning_rate: float
+    stages: list[list[_Tree]]  # stage -> one tree per class
+
+
+class _Calibration(_Strict):
+    method: Literal["own", "temperature"]
+    beta: float = Field(gt=0)  # inverse temperature: probabilities = softmax(beta * logits)
+
+
+class _ModelFile(_Strict):
+    format: Literal["docgap-review-model"]
+    format_version: Literal[1]
+    lexicon_sha256: str
+    classes: list[str]
+    features: dict[str, Any]
+    classifier: Annotated[_Linear | _Boosting, Field(discriminator="kind")]
+    calibration: _Calibration
+    review_threshold: float = Field(ge=0, le=1.000001)
+
+
+def _check_shapes(data: _ModelFile, n_features: int) -> None:
+    k = len(data.classes)
+    if len(set(data.classes)) != k or not set(data.classes) <= set(STATUSES) or k < 2:
+        raise ValueError("classes are not distinct statuses")
+    clf = data.classifier
+    if isinstance(clf, _Linear):
+        if len(clf.coef) != k or len(clf.intercept) != k:
+            raise ValueError("coefficients do not match the classes")
+        if any(len(row) != n_features for row in clf.coef):
+            raise ValueError("coefficients do not match the features")
+        return
+    if len(clf.init) != k or any(len(stage) != k for stage in clf.stages):
+        raise ValueError("trees do not match the classes")
+    for stage in clf.stages:
+        for tree in stage:
+            n = len(tree.left)
+            if not n or any(len(a) != n for a in (tree.right, tree.feature, tree.threshold,
+                                                  tree.value)):
+                raise ValueError("a tree's arrays differ in length")
+            for i in range(n):
+                inner = tree.left[i] != -1
+                # Children come after their parent, so walking a tree always ends.
+                if inner and not (
+                    i < tree.left[i] < n and i < tree.right[i] < n
+                    and 0 <= tree.feature[i] < n_features
+                ):
+                    raise ValueError("a tree has an invalid node")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _display(name: str) -> str:
+    """A column name as a reader sees it: rules findings bare, n-grams quoted."""
+    block, _, feature = name.partition("__")
+    return f'text:"{feature}"' if block == "words" else feature
+
+
+class ReviewModel:
+    """A loaded review model: status probabilities, score, review flag and top features."""
+
+    def __init__(self, data: Mapping[str, Any], metadata: Mapping[str, Any] | None = None):
+        parsed = _ModelFile.model_validate(data)
+        self.space = FeatureSpace.from_json(parsed.features)
+        _check_shapes(parsed, self.space.size)
+        self.classes: tuple[str, ...] = tuple(parsed.classes)
+        self.threshold = float(parsed.review_threshold)
+        self.beta = float(parsed.calibration.beta)
+        self.lexicon_sha256 = parsed.lexicon_sha256
+        self.metadata: dict[str, Any] = dict(metadata or {})
+        self._features = self.space.transformer()
+        self._names = [_display(n) for n in self.space.names]
+        self._columns = [STATUSES.index(c) for c in self.classes]
+        self._clf = parsed.classifier
+        if isinstance(parsed.classifier, _Linear):
+            self._coef = np.asarray(parsed.classifier.coef, dtype=np.float64)
+            self._intercept = np.asarray(parsed.classifier.intercept, dtype=np.float64)
+
+    # ------------------------------------------------------------------ the arithmetic
+    def _logits(self, x: sp.csr_matrix) -> np.ndarray:
+        """Raw class scores before calibration (rows: notes; columns: ``self.classes``)."""
+        if isinstance(self._clf, _Linear):
+            return np.asarray(x @ self._coef.T) + self._intercept
+        raw = np.tile(np.asarray(self._clf.init, dtype=np.float64), (x.shape[0], 1))
+        dense = x.toarray().astype(np.float32)  # scikit-learn's trees compare float32
+        for row in range(x.shape[0]):
+            for stage in self._clf.stages:
+                for k, tree in enumerate(stage):
+                    raw[row, k] += self._clf.learning_rate * tree.value[_leaf(tree, dense[row])]
+        return raw
+
+    def _contributions(self, x: sp.csr_matrix) -> dict[int, float]:
+        """Each present feature's push on the ``supported`` logit (centred over classes)."""
+        k = self.classes.index(_SUPPORTED)
+        if isinstance(self._clf, _Linear):
+            centred = self._coef[k] - self._coef.mean(axis=0)
+            return {int(j): self.beta * float(v) * centred[j] for j, v in
+                    zip(x.indices, x.data, strict=True)}
+        dense = x.toarray()[0].astype(np.float32)
+        push = np.zeros((len(self.classes), self.space.size))
+        for stage in self._clf.stages:
+            for c, tree in enumerate(stage):
+                node = 0
+                while tree.left[node] != -1:
+                    feature = tree.feature[node]
+                    child = _step(tree, node, dense)
+                    push[c, feature] += self._clf.learning_rate * (
+                        tree.value[child] - tree.value[node]
+                    )
+                    node = child
+        centred_push = self.beta * (push[k] - push.mean(axis=0))
+        return {int(j): float(centred_push[j]) for j in np.flatnonzero(centred_push)}
+
+    def probabilities(
+        self, reports: Sequence[Mapping[str, Any]], texts: Sequence[str]
+    ) -> np.ndarray:
+        """Calibrated probabilities, one row per note, columns in ``STATUSES`` order."""
+        x = self._features.transform(reports, texts)
+        proba = softmax(self.beta * self._logits(x))
+        full = np.zeros((x.shape[0], len(STATUSES)))
+        full[:, self._columns] = proba
+        return full
+
+    def predict(self, report: Mapping[str, Any] | NoteReport, text: str) -> dict[str, Any]:
+        """``score``, ``review``, ``status_probabilities`` and ``top_features`` for a note.
+
+        A note the rules could not analyse (``error``, no status) gets ``score`` null and
+        no flag: it is already reported as an error.
+        """
+        record = report.to_dict() if isinstance(report, NoteReport) else report
+        status = record.get("status")
+        if record.get("error") is not None or status not in STATUSES:
+            return {"score": None, "review": False, "status_probabilities": None,
+                    "top_features": []}
+        x = self._features.transform([record], [text])
+        proba = softmax(self.beta * self._logits(x))[0]
+        full = dict.fromkeys(STATUSES, 0.0)
+        for c, p in zip(self.classes, proba, strict=True):
+            full[c] = float(p)
+        rules = STATUSES.index(status)
+        flagged = bool(review_flags(np.asarray([list(full.values())]), np.asarray([rules]),
+                                    self.threshold)[0])
+        pushes = sorted(self._contributions(x).items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        dense = x.toarray()[0]
+        return {
+            "score": round(full[_SUPPORTED], 4),
+            "review": flagged,
+            "status_probabilities": {s: round(p, 4) for s, p in full.items()},
+            "top_features": [
+                {"feature": self._names[j], "value": round(float(dense[j]), 4),
+                 "effect": round(effect, 4)}
+                for j, effect in pushes[:TOP_FEATURES]
+            ],
+        }
+
+
+def _step(tree: _Tree, node: int, x: np.ndarray) -> int:
+    return tree.left[node] if x[tree.feature[node]] <= tree.threshold[node] else tree.right[node]
+
+
+def _leaf(tree: _Tree, x: np.ndarray) -> int:
+    node = 0
+    while tree.left[node] != -1:
+        node = _step(tree, node, x)
+    return node
+
+
+# -- loading ---------------------------------------------------------------------------------
+def _major(text: str) -> str:
+    return text.split(".", 1)[0]
+
+
+def library_versions() -> dict[str, str]:
+    """The versions a model records and is checked against when it is loaded."""
+    names = ("docgap", "scikit-learn", "numpy", "scipy")
+    found = {}
+    for name in names:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover - a bare source tree
+            found[name] = "unknown"
+    found["python"] = platform.python_version()
+    return found
+
+
+def _refuse(where: Path, why: str) -> None:
+    log.warning(
+        "review model at %s not used: %s; reporting the rules' verdict only (score null)",
+        where, why,
+    )
+
+
+def load_model(directory: Path | str, *, lexicon_sha256: str | None = None) -> ReviewModel | None:
+    """Load a trained model, or warn (``docgap`` logger) and return ``None``.
+
+    Refused: missing or unreadable files, a ``model.json`` whose hash is not the one its
+    metadata records (modified or damaged), a model trained with other rules (lexicon hash)
+    or another scikit-learn major version, and anything that is not a valid model file.
+    ``lexicon_sha256`` is the hash of the rules in use (default: the shipped lexicon's).
+    """
+    where = Path(directory)
+    try:
+        raw_meta = (where / METADATA_FILE).read_bytes()
+        raw_model = (where / MODEL_FILE).read_bytes()
+    except FileNotFoundError as exc:
+        _refuse(where, f"{Path(str(exc.filename)).name} is missing")
+        return None
+    except OSError as exc:
+        _refuse(where, f"cannot read it ({exc.strerror or type(exc).__name__})")
+        return None
+    try:
+        metadata = json.loads(raw_meta)
+        recorded = metadata["model_sha256"]
+        trained_with = metadata["lexicon_sha256"]
+        trained_sklearn = metadata["versions"]["scikit-learn"]
+    except (ValueError, KeyError, TypeError):
+        _refuse(where, f"{METADATA_FILE} is not valid metadata")
+        return None
+    if _sha256(raw_model) != recorded:
+        _refuse(where, f"{MODEL_FILE} does not match the hash in {METADATA_FILE} "
+                       "(modified or damaged)")
+        return None
+    if lexicon_sha256 is None:
+        from docgap.lexicon import load_lexicon
+
+        lexicon_sha256 = load_lexicon().sha256
+    if trained_with != lexicon_sha256:
+        _refuse(where, f"it was trained with other rules (lexicon {str(trained_with)[:12]}, "
+                       f"in use {lexicon_sha256[:12]}); retrain it with 'docgap train'")
+        return None
+    ours = library_versions()["scikit-learn"]
+    if _major(str(trained_sklearn)) != _major(ours):
+        _refuse(where, f"it was trained with scikit-learn {trained_sklearn}, this is {ours}")
+        return None
+    try:
+        model = ReviewModel(json.loads(raw_model), metadata)
+    except (ValueError, KeyError, TypeError, ValidationError) as exc:
+        _refuse(where, f"{MODEL_FILE} is not a valid model ({type(exc).__name__})")
+        return None
+    if model.lexicon_sha256 != trained_with:
+        _refuse(where, f"{MODEL_FILE} and {METADATA_FILE} name different lexicons")
+        return None
+    return model
+
+
+def load_default_model(*, lexicon_sha256: str | None = None) -> ReviewModel | None:
+    """The shipped model (``<model_dir()>/review``), or ``None`` with a warning."""
+    from docgap.resources import ResourceNotFoundError, model_dir
+
+    try:
+        root = model_dir()
+    except ResourceNotFoundError as exc:
+        log.warning("no review model: %s; reporting the rules' verdict only (score null)", exc)
+        return None
+    return load_model(root / DEFAULT_NAME, lexicon_sha256=lexicon_sha256)
+
+
+# -- training (in docgap.training) -----------------------------------------------------------
+def train(gold_path: Path | str, out_dir: Path | str, **options: Any) -> dict[str, Any]:
+    """Train on a gold file and write ``model.json``, ``metadata.json`` and the plot.
+
+    See :func:`docgap.training.train` (its options and the metadata it returns); imported
+    on use, so applying a model never loads the training machinery.
+    """
+    from docgap.training import train as train_model
+
+    return train_model(gold_path, out_dir, **options)
+
+
+# -- command line ------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m docgap.model train GOLD --out DIR``, ``evaluate GOLD``, ``card DIR``."""
+    from docgap import training
+    from docgap.evaluation import GoldError
+
+    parser = argparse.ArgumentParser(prog="python -m docgap.model", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    fit = commands.add_parser("train", help="train a review model on a gold file")
+    fit.add_argument("gold", type=Path)
+    fit.add_argument("--out", type=Path, default=Path("models") / DEFAULT_NAME)
+    fit.add_argument("--repeats", type=int, default=training.REPEATS)
+    check = commands.add_parser("evaluate", help="score a trained model on a gold file")
+    check.add_argument("gold", type=Path)
+    check.add_argument("--model", type=Path, default=None,
+                       help="model folder (default: the shipped model)")
+    card = commands.add_parser("card", help="rewrite a model card's generated metrics")
+    card.add_argument("model", type=Path, help="model folder (its metadata.json)")
+    card.add_argument("--update", type=Path, required=True, help="the card (Markdown)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "train":
+            metadata = training.train(args.gold, args.out, repeats=args.repeats)
+            shown = {k: metadata[k] for k in ("cross_validation", "review")}
+            shown["cross_validation"] = {
+                k: v for k, v in shown["cross_validation"].items() if k != "calibration"
+            }
+        elif args.command == "card":
+            changed = training.update_card(args.model, args.update)
+            print(f"{args.update}: {'updated' if changed else 'already up to date'}")
+            return 0
+        else:
+            model = (load_model(args.model) if args.model is not None
+                     else load_default_model())
+            if model is None:
+                return 1
+            shown = training.evaluate(model, args.gold)
+    except (GoldError, training.TrainingError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(shown, indent=1))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    # Run the imported module's main, not this copy's: one ReviewModel class, one logger.
+    from docgap.model import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,118 @@
+"""docgap's clinical sentence splitter: where ConText scopes and mention sentences end.
+
+medspaCy's PyRuSH splitter is the slowest stage of the stock pipeline and splits templated
+text poorly; this one applies rules that fit clinical notes: sentence punctuation, line
+breaks (except soft-wrapped narrative) and list bullets. Whether a token starts a sentence
+depends only on the previous word and the spaces in between, so the sentences around a
+few targets can be found without splitting the whole note (:meth:`split_around`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from spacy.tokens import Doc, Span, Token
+
+__all__ = ["SentenceSplitter"]
+
+_END = frozenset({".", "!", "?"})
+_BULLETS = frozenset({"-", "*", "•", "·", "o", ">", "–"})
+
+
+class SentenceSplitter:
+    """Marks sentence starts for ConText scopes."""
+
+    def __init__(self, no_break_after: Iterable[str]) -> None:
+        self._no_break_after = frozenset(t.lower().rstrip(".") for t in no_break_after)
+
+    def __call__(self, doc: Doc) -> Doc:
+        """Mark every token as a sentence start or not."""
+        n = len(doc)
+        if n == 0:
+            return doc
+        for token, is_start in zip(doc, self._starts(doc, 0, n), strict=True):
+            token.is_sent_start = is_start
+        return doc
+
+    def split_around(self, doc: Doc, spans: Sequence[Span]) -> list[tuple[int, int]]:
+        """Mark only the sentences that ``spans`` touch; return their token ranges.
+
+        Each range ``[start, end)`` runs from the start of the sentence of a span's first
+        token to the end of the sentence of its last token, and is marked exactly as
+        :meth:`__call__` marks it; so is the token after it. Other tokens are left unset.
+        The ranges are sorted and do not overlap.
+        """
+        regions: list[tuple[int, int]] = []
+        n = len(doc)
+        for span in sorted(spans, key=lambda s: (s.start, s.end)):
+            if regions and span.start < regions[-1][1]:
+                start = regions[-1][0]
+                end = max(regions[-1][1], self._sentence_end(doc, span.end))
+                regions[-1] = (start, end)
+                continue
+            start = span.start
+            while start > 0 and not self.is_start(doc, start):
+                start -= 1
+            regions.append((start, self._sentence_end(doc, span.end)))
+        for start, end in regions:
+            for token, is_start in zip(doc[start:end], self._starts(doc, start, end), strict=True):
+                token.is_sent_start = is_start
+            if end < n:
+                doc[end].is_sent_start = True
+        return regions
+
+    def is_start(self, doc: Doc, i: int) -> bool:
+        """Whether token ``i`` starts a sentence (the rule of :meth:`__call__`, for one token)."""
+        return self._starts(doc, i, i + 1)[0]
+
+    def _sentence_end(self, doc: Doc, i: int) -> int:
+        """The first sentence start at or after token ``i`` (``len(doc)`` if none)."""
+        n = len(doc)
+        while i < n and not self.is_start(doc, i):
+            i += 1
+        return i
+
+    def _starts(self, doc: Doc, lo: int, hi: int) -> list[bool]:
+        """Sentence starts of tokens ``lo`` to ``hi - 1``, given what precedes ``lo``."""
+        prev_word: Token | None = None  # the last non-space token
+        pending_newlines = 0
+        j = lo - 1
+        while j >= 0:
+            token = doc[j]
+            if not token.is_space:
+                prev_word = token
+                break
+            pending_newlines += token.text.count("\n")
+            j -= 1
+        starts = [False] * (hi - lo)
+        if lo == 0 and hi > 0:
+            starts[0] = True
+        for i in range(lo, hi):
+            token = doc[i]
+            if token.is_space:
+                pending_newlines += token.text.count("\n")
+                continue
+            if prev_word is not None:
+                if pending_newlines:
+                    starts[i - lo] = pending_newlines > 1 or not self._soft_wrap(prev_word, token)
+                elif "\n" in prev_word.whitespace_:
+                    starts[i - lo] = not self._soft_wrap(prev_word, token)
+                elif prev_word.text in _END:
+                    before = doc[prev_word.i - 1].lower_ if prev_word.i > 0 else ""
+                    # "? cervicocranial syndrome": a "?" before a lower-case word marks doubt,
+                    # it does not end a question.
+                    starts[i - lo] = before not in self._no_break_after and not (
+                        prev_word.text == "?" and token.text[:1].islower()
+                    )
+            pending_newlines = 0
+            prev_word = token
+        return starts
+
+    @staticmethod
+    def _soft_wrap(prev: Token, token: Token) -> bool:
+        r"""A single line break inside running prose (``denies dizziness,\\ntinnitus``)."""
+        prev_text = prev.text
+        text = token.text
+        if text in _BULLETS or not text[:1].islower():
+            return False
+        return prev_text == "," or (prev_text[:1].isalpha() and prev_text not in {":"})
