@@ -22,6 +22,10 @@ from docgap.cli import app
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "notes"
 
+# `docgap scan` uses all cores by default; the CLI tests run one process each (the
+# parallel engine has its own tests) so the suite stays fast on small machines.
+os.environ.setdefault("DOCGAP_WORKERS", "1")
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -473,3 +473,21 @@ def test_csv_output_has_the_meta_columns_of_every_input(
 def test_tracebacks_never_show_locals() -> None:
     # A local variable of a failing command can hold note text (PHI).
     assert cli_module.app.pretty_exceptions_show_locals is False
+
+
+def test_resume_appends_without_duplicates(cli: Any, tmp_path: Path) -> None:
+    """An interrupted scan (some complete lines, one cut off) resumes where it stopped."""
+    full = tmp_path / "full.jsonl"
+    assert cli(["scan", str(EXAMPLES), "--out", str(full), "--quiet"]).exit_code == 0
+    lines = full.read_text(encoding="utf-8").splitlines(keepends=True)
+    partial = tmp_path / "partial.jsonl"
+    partial.write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2], encoding="utf-8")
+    result = cli(["scan", str(EXAMPLES), "--out", str(partial), "--resume"])
+    assert result.exit_code == 0, result.output
+    resumed = [json.loads(x)["note_id"] for x in partial.read_text(encoding="utf-8").splitlines()]
+    assert resumed == [json.loads(x)["note_id"] for x in lines]
+
+
+def test_resume_needs_a_jsonl_file(cli: Any) -> None:
+    result = cli(["scan", str(EXAMPLES), "--resume", "--format", "csv"])
+    assert result.exit_code == 2

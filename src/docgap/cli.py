@@ -33,7 +33,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -49,6 +49,7 @@ from docgap.worklist import build_worklist, render_worklist
 from docgap.writers import (
     ReportFileError,
     ReportWriter,
+    complete_records,
     is_report_file,
     open_writer,
     read_reports,
@@ -309,10 +310,14 @@ def _reports(
 
 
 def _open_output(
-    fmt: str, out: Path | None, elements: tuple[str, ...], meta_keys: list[str]
+    fmt: str,
+    out: Path | None,
+    elements: tuple[str, ...],
+    meta_keys: list[str],
+    append: bool = False,
 ) -> ReportWriter:
     try:
-        return open_writer(fmt, out, elements, meta_keys=meta_keys)
+        return open_writer(fmt, out, elements, meta_keys=meta_keys, append=append)
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror or type(exc).__name__}")
 
@@ -357,9 +362,21 @@ def scan(
     workers: Annotated[
         int,
         typer.Option(
-            "--workers", "-j", min=1, help="Processes analysing notes (output order is kept)."
+            "--workers",
+            "-j",
+            min=0,
+            help="Processes analysing notes; 0 = all cores (or $DOCGAP_WORKERS). "
+            "Output order is the input order.",
         ),
-    ] = 1,
+    ] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted JSON Lines scan: keep the complete records already "
+            "in --out, skip those inputs, append the rest.",
+        ),
+    ] = False,
     sort: Annotated[
         SortKey | None,
         typer.Option(
@@ -395,8 +412,11 @@ def scan(
     Every input record appears in the output exactly once: a record that cannot be
     analysed (empty, binary, undecodable, malformed) is written with an 'error'.
     """
+    workers = workers or int(os.environ.get("DOCGAP_WORKERS") or 0) or (os.cpu_count() or 1)
     if engine is Engine.spark:
-        _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, workers, quiet)
+        _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, 1, quiet)
+    if resume and (fmt is not OutFormat.jsonl or out is None or str(out) == "-"):
+        _fail("--resume continues a JSON Lines report file: use --format jsonl --out FILE")
     if out is not None and out.is_dir():
         _fail(f"{out} is a folder: --out takes a file")
     if fmt is OutFormat.parquet and (out is None or str(out) == "-"):
@@ -422,7 +442,14 @@ def scan(
             if (sort or review_only) and analyzer.model is None:
                 _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)
-            writer = _open_output(fmt.value, out_path, analyzer.pack.elements, meta_keys)
+            done = complete_records(out_path) if resume and out_path is not None else 0
+            if done:
+                records = islice(records, done, None)
+                if not quiet:
+                    _say(f"resuming: {_notes(done)} already in {out_path}")
+            writer = _open_output(
+                fmt.value, out_path, analyzer.pack.elements, meta_keys, append=resume
+            )
             with writer, _progress("scanning", not quiet) as advance:
                 reports = _reports(records, analyzer, workers)
                 if sort or review_only:

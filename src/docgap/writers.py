@@ -135,7 +135,7 @@ class ReportWriter(ABC):
 class _TextWriter(ReportWriter):
     """Shared plumbing: a UTF-8 text stream on a file or on stdout."""
 
-    def __init__(self, out: str | Path | None) -> None:
+    def __init__(self, out: str | Path | None, *, append: bool = False) -> None:
         super().__init__()
         self._to_stdout = _is_stdout(out)
         self._handle: IO[str] | None
@@ -153,7 +153,7 @@ class _TextWriter(ReportWriter):
         else:
             path = Path(str(out))
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = path.open("w", encoding="utf-8", newline="")
+            self._handle = path.open("a" if append else "w", encoding="utf-8", newline="")
             self._wrapper = False
 
     @property
@@ -209,8 +209,10 @@ class CsvWriter(_TextWriter):
         if self.meta_keys is None:
             self.meta_keys = tuple(report.meta)
         self._csv = csv.DictWriter(
-            self.handle, fieldnames=flat_columns(self.elements, self.meta_keys),
-            extrasaction="ignore", lineterminator="\n",
+            self.handle,
+            fieldnames=flat_columns(self.elements, self.meta_keys),
+            extrasaction="ignore",
+            lineterminator="\n",
         )
         self._csv.writeheader()
 
@@ -332,15 +334,42 @@ def open_writer(
     elements: Sequence[str],
     *,
     meta_keys: Sequence[str] | None = None,
+    append: bool = False,
 ) -> ReportWriter:
     """A writer for ``fmt`` on ``out`` (``None`` or ``-`` is stdout, except for Parquet)."""
     if fmt == "jsonl":
-        return JsonlWriter(out)
+        return JsonlWriter(out, append=append)
     if fmt == "csv":
         return CsvWriter(out, elements, meta_keys)
     if fmt == "parquet":
         return ParquetWriter(out, elements)
     raise OutputError(f"unknown output format {fmt!r}; choose from {', '.join(OUTPUT_FORMATS)}")
+
+
+def complete_records(path: Path) -> int:
+    """How many complete records an interrupted JSON Lines report holds (``scan --resume``).
+
+    A last line cut off mid-write is removed, so appending continues a valid file. Reports
+    are written in input order, so the count is also how many input records are done.
+    """
+    if not path.exists():
+        return 0
+    done = 0
+    keep = 0
+    with path.open("rb") as handle:
+        for line in handle:
+            if not line.endswith(b"\n"):
+                break
+            try:
+                json.loads(line)
+            except json.JSONDecodeError:
+                break
+            done += 1
+            keep += len(line)
+    if keep != path.stat().st_size:
+        with path.open("r+b") as handle:
+            handle.truncate(keep)
+    return done
 
 
 # -- reading a JSON Lines report back (worklist, stats) ---------------------------------
@@ -386,9 +415,11 @@ def is_report_file(path: Path) -> bool:
             for line in handle:
                 if line.strip():
                     record = json.loads(line)
-                    return isinstance(record, dict) and all(
-                        k in record for k in (*_REPORT_KEYS, "evidence")
-                    ) and "text" not in record
+                    return (
+                        isinstance(record, dict)
+                        and all(k in record for k in (*_REPORT_KEYS, "evidence"))
+                        and "text" not in record
+                    )
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False
     return False
