@@ -19,10 +19,10 @@ from typing import Any, BinaryIO
 
 from docgap.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
 
-__all__ = ["FORMATS", "InputError", "NoteInput", "Source", "open_sources"]
+__all__ = ["FORMATS", "SUFFIX_FORMATS", "InputError", "NoteInput", "Source", "open_sources"]
 
 FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet", "fhir")
-_SUFFIXES = {
+SUFFIX_FORMATS = {
     ".txt": "txt",
     ".text": "txt",
     ".csv": "csv",
@@ -223,7 +223,7 @@ def _format_of(path: Path, fmt: str) -> str:
         return "fhir" if fmt == "fhir" else "folder"
     if fmt != "auto":
         return fmt
-    found = _SUFFIXES.get(path.suffix.lower())
+    found = SUFFIX_FORMATS.get(path.suffix.lower())
     if found == "jsonl":
         from docgap.fhir import looks_like_fhir  # fhir imports this module
 

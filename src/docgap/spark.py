@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from docgap.decoding import DEFAULT_MAX_CHARS
 from docgap.packs.m53_0 import ELEMENTS
-from docgap.reading import InputError, NoteInput
+from docgap.reading import SUFFIX_FORMATS, InputError, NoteInput
 from docgap.reading import _record as _note_record
 from docgap.writers import ParquetWriter, flat_row
 
@@ -70,17 +70,8 @@ INSTALL_HINT = "pip install 'docgap[spark]'"
 # there named after its pid: tests count them to check "once per worker, never per batch".
 BUILD_LOG_ENV = "DOCGAP_SPARK_BUILD_LOG"
 SPARK_FORMATS = ("csv", "tsv", "jsonl", "parquet")
-_SUFFIXES = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
-_TEXT_SUFFIXES = frozenset({".txt", ".text"})
+_SUFFIXES = {k: v for k, v in SUFFIX_FORMATS.items() if v in SPARK_FORMATS}
+_TEXT_SUFFIXES = frozenset(k for k, v in SUFFIX_FORMATS.items() if v == "txt")
 # Internal column names of the projected input (unlikely to clash with a user's columns).
 _ID, _ROW, _TEXT, _READ_ERROR = "_docgap_id", "_docgap_row", "_docgap_text", "_docgap_error"
 # Spark's JSON reader puts a line it cannot parse here (its text is PHI: never output).
