@@ -172,3 +172,26 @@ def test_an_input_error_comes_after_the_reports_of_what_was_read() -> None:
         for report in analyze_parallel(failing(), 2):
             seen.append(report.note_id)
     assert seen == [record.note_id for record in RECORDS[:6]]
+
+
+class NotePid:
+    """Writes down which process analysed each note."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, note: NoteInput) -> None:
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(f"{os.getpid()}\n")
+
+
+@pytest.mark.slow
+def test_recycled_workers_give_the_same_reports(serial: list[dict], tmp_path: Path) -> None:
+    """Each worker is replaced after a few notes; nothing is lost, repeated or reordered."""
+    records = [r for r in RECORDS if r.note_id != CRASH_ID]
+    pids = tmp_path / "pids.txt"
+    reports = analyze_parallel(records, 2, per_worker=2, recycle_after=7, worker_hook=NotePid(pids))
+    assert [r.to_dict() for r in reports] == _without(serial, CRASH_ID)
+    seen = pids.read_text(encoding="utf-8").split()
+    assert len(seen) == len(records)
+    assert len(set(seen)) >= len(records) // 7

@@ -8,6 +8,10 @@ the reports in input order. When a worker process dies (a crash in native code, 
 out-of-memory killer, ``os._exit``), the note it was analysing comes back as an error
 record, the notes queued behind it go to a fresh worker, and the run goes on.
 
+spaCy's vocabulary keeps every new word it meets for the life of the pipeline, so on a
+long run over varied notes a worker slowly grows; each worker is therefore replaced by a
+fresh one after ``recycle_after`` notes (a second or two of start-up every few minutes).
+
 spaCy pipelines built with medspaCy cannot be pickled (its rules hold callbacks), which is
 why ``nlp.pipe(n_process=...)`` fails on them: here nothing but notes and reports crosses
 a process boundary.
@@ -35,6 +39,8 @@ log = logging.getLogger(__name__)
 # Notes handed to one worker ahead of the one it is analysing: enough that it never waits
 # for the parent, few enough that a crash re-queues little and memory stays flat.
 DEFAULT_PER_WORKER = 8
+# Notes a worker analyses before a fresh one replaces it (spaCy's vocabulary only grows).
+DEFAULT_RECYCLE_AFTER = 50_000
 # A worker that dies before it is ready this many times in a row means the analyzer cannot
 # be built (bad rule files, missing model): stop instead of restarting forever.
 _MAX_START_FAILURES = 3
@@ -88,6 +94,7 @@ class _Worker:
     results: Connection
     ready: bool = False
     outstanding: deque[tuple[int, NoteInput]] = field(default_factory=deque)
+    assigned: int = 0  # notes handed to it over its life
 
 
 class _Pool:
@@ -139,6 +146,15 @@ class _Pool:
         self.workers[self.workers.index(dead)] = fresh
         return fresh
 
+    def recycle(self, old: _Worker) -> _Worker:
+        """Stop a worker that has done its share (it holds no note) and start a fresh one."""
+        old.tasks.put(None)
+        old.process.join(timeout=10)
+        self._retire(old, kill=True)
+        fresh = self._start()
+        self.workers[self.workers.index(old)] = fresh
+        return fresh
+
     def _retire(self, worker: _Worker, *, kill: bool) -> None:
         if kill and worker.process.is_alive():
             worker.process.kill()
@@ -172,25 +188,31 @@ def analyze_parallel(
     analyzer_options: Mapping[str, Any] | None = None,
     analyzer: Analyzer | None = None,
     per_worker: int = DEFAULT_PER_WORKER,
+    recycle_after: int | None = DEFAULT_RECYCLE_AFTER,
     start_method: str | None = None,
     worker_hook: WorkerHook | None = None,
 ) -> Iterator[NoteReport]:
     """Analyse ``records`` with ``workers`` processes; yield one report per record, in order.
 
     ``analyzer_options`` are the keyword arguments each worker builds its
-    :class:`Analyzer` with. ``workers=1`` analyses in this process (with ``analyzer`` if
-    given). ``worker_hook`` is called with each note just before the worker analyses it
-    (tests use it to make a worker crash); it must be picklable.
+    :class:`Analyzer` with; ``analyzer`` is used only when ``workers=1``, which analyses
+    in this process. Each worker holds at most ``per_worker`` notes and is replaced after
+    ``recycle_after`` notes (``None``: never). ``worker_hook`` is called with each note
+    just before the worker analyses it (tests use it to make a worker crash); it must be
+    picklable.
     """
     if workers < 1:
         raise ValueError("workers must be at least 1")
     if per_worker < 1:
         raise ValueError("per_worker must be at least 1")
+    if recycle_after is not None and recycle_after < 1:
+        raise ValueError("recycle_after must be at least 1 (or None)")
     options = dict(analyzer_options or {})
     if workers == 1:
         yield from _analyze_here(records, analyzer or Analyzer(**options), worker_hook)
         return
-    yield from _analyze_pooled(records, workers, options, per_worker, start_method, worker_hook)
+    settings = _Settings(per_worker, recycle_after or 0, start_method, worker_hook)
+    yield from _analyze_pooled(records, workers, options, settings)
 
 
 def _analyze_here(
@@ -207,13 +229,16 @@ def _analyze_here(
         yield report
 
 
+@dataclass(frozen=True)
+class _Settings:
+    per_worker: int
+    recycle_after: int  # 0: never
+    start_method: str | None
+    hook: WorkerHook | None
+
+
 def _analyze_pooled(
-    records: Iterable[NoteInput],
-    size: int,
-    options: Mapping[str, Any],
-    per_worker: int,
-    start_method: str | None,
-    hook: WorkerHook | None,
+    records: Iterable[NoteInput], size: int, options: Mapping[str, Any], settings: _Settings
 ) -> Iterator[NoteReport]:
     source = iter(records)
     retry: deque[tuple[int, NoteInput]] = deque()  # notes a dead worker held, to hand on
@@ -223,14 +248,18 @@ def _analyze_pooled(
     exhausted = False
     failure: Exception | None = None  # raised by the input, re-raised once the rest is out
     # Reports finished ahead of a slow note wait for it; this caps how many (memory).
+    per_worker, recycle_after = settings.per_worker, settings.recycle_after
     max_ahead = 2 * size * per_worker
-    pool = _Pool(size, options, hook, start_method)
+    pool = _Pool(size, options, settings.hook, settings.start_method)
+    by_handle: dict[Any, _Worker] = {}  # what to wait on: each worker's pipe and process
     graceful = False
     try:
         while True:
             # Hand out work: re-queued notes first, then new ones, at most per_worker each.
             for worker in sorted(pool.workers, key=lambda w: len(w.outstanding)):
                 while len(worker.outstanding) < per_worker:
+                    if recycle_after and worker.assigned >= recycle_after:
+                        break  # its share is done: it is replaced once it has finished
                     if retry:
                         task = retry.popleft()
                     elif not exhausted and next_seq - next_out < max_ahead:
@@ -247,34 +276,44 @@ def _analyze_pooled(
                     else:
                         break
                     worker.outstanding.append(task)
+                    worker.assigned += 1
                     worker.tasks.put(task)
             if exhausted and not retry and next_out == next_seq:
                 graceful = True
                 if failure is not None:
                     raise failure
                 return
-            by_handle: dict[Any, _Worker] = {}
-            for worker in pool.workers:
-                by_handle[worker.results] = worker
-                by_handle[worker.process.sentinel] = worker
+            if not by_handle:
+                by_handle = {h: w for w in pool.workers for h in (w.results, w.process.sentinel)}
             for handle in wait(list(by_handle)):
                 worker = by_handle[handle]
                 if worker not in pool.workers:
                     continue  # replaced earlier in this round
-                if handle is worker.results:
-                    try:
-                        message = worker.results.recv()
-                    except (EOFError, OSError):
-                        message = None
-                    if message is not None:
-                        _receive(pool, worker, message, done)
-                        continue
+                if handle is worker.results and _drain(pool, worker, done):
+                    spent = recycle_after and worker.assigned >= recycle_after
+                    more = retry or not exhausted  # no fresh worker just to stop it
+                    if spent and more and not worker.outstanding:
+                        pool.recycle(worker)
+                        by_handle = {}  # a new worker: new handles
+                    continue
                 _bury(pool, worker, retry, done)
+                by_handle = {}
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
     finally:
         pool.close(graceful=graceful)
+
+
+def _drain(pool: _Pool, worker: _Worker, done: dict[int, Any]) -> bool:
+    """Receive every message the worker has sent; False if its pipe is closed (it died)."""
+    try:
+        while True:
+            _receive(pool, worker, worker.results.recv(), done)
+            if not worker.results.poll():
+                return True
+    except (EOFError, OSError):
+        return False
 
 
 def _receive(pool: _Pool, worker: _Worker, message: tuple[Any, ...], done: dict[int, Any]) -> None:
