@@ -302,11 +302,11 @@ def worker_peak_mb() -> float:
     import multiprocessing
 
     peaks = [
-        _high_water_mb(child.pid)
+        _memory_mb(child.pid)
         for child in multiprocessing.active_children()
         if child.name == "docgap-worker" and child.pid is not None
     ]
-    return max((p for p in peaks if p is not None), default=0.0)
+    return max((p[0] for p in peaks if p is not None), default=0.0)
 
 
 def marginal_rate(
@@ -316,8 +316,8 @@ def marginal_rate(
     start = None
     count = 0
     for count, _ in enumerate(results, start=1):
-        if sample is not None and count % 100 == 0:
-            sample()
+        if sample is not None and (count % 100 == 0 or count == total - 1):
+            sample()  # the workers are gone once the last report is out
         if count == warmup:
             start = time.perf_counter()
     if start is None or count <= warmup:
@@ -417,46 +417,59 @@ def _process_tree(root: int) -> list[int]:
     return tree
 
 
-def _high_water_mb(pid: int) -> float | None:
-    """A process's peak RSS so far (VmHWM), or None once it is gone."""
+def _memory_mb(pid: int) -> tuple[float, float] | None:
+    """A process's peak RSS so far (VmHWM) and its RSS now (VmRSS); None once it is gone."""
+    found = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+            if line.startswith(("VmHWM:", "VmRSS:")):
+                found[line[:5]] = int(line.split()[1]) / 1024
     except OSError:
         return None
-    return None
+    if len(found) != 2:
+        return None
+    return found["VmHWM"], found["VmRSS"]
 
 
 def scan_peak_rss(
     input_path: Path, output: Path, workers: int
 ) -> tuple[float, float, float, float]:
-    """Run ``docgap scan``; return peak RSS of (the scan process, the largest process under
-    it, all of them added up) in MB, and the seconds it took.
+    """Run ``docgap scan``; return peak RSS in MB of the scan process, of the largest process
+    under it (fork server, workers), and of all of them at once, and the seconds it took.
 
-    The scan and every process under it (workers start from a fork server) are sampled
-    for their high-water mark while they run.
+    The process tree is sampled every 0.2 s: each process's high-water mark, and the sum of
+    the live processes' RSS (pages the workers share with the fork server count in each).
     """
     command = [*docgap_command(), "scan", str(input_path), "--out", str(output), "--quiet"]
     if workers:
         command += ["--workers", str(workers)]
     peaks: dict[int, float] = {}
+    together = 0.0
     start = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as scan:
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors) as scan,
+    ):
         while scan.poll() is None:
+            now = 0.0
             for pid in _process_tree(scan.pid):
-                peak = _high_water_mb(pid)
-                if peak is not None:
-                    peaks[pid] = max(peaks.get(pid, 0.0), peak)
+                memory = _memory_mb(pid)
+                if memory is not None:
+                    peaks[pid] = max(peaks.get(pid, 0.0), memory[0])
+                    now += memory[1]
+            together = max(together, now)
             time.sleep(0.2)
-        errors = scan.stderr.read().decode("utf-8", "replace") if scan.stderr else ""
+        errors.seek(0)
+        message = errors.read().decode("utf-8", "replace")
     seconds = time.perf_counter() - start
     if scan.returncode not in (0, 1):  # 1: some notes have errors; the run itself completed
-        sys.exit(f"bench: `{' '.join(command)}` failed (exit {scan.returncode}):\n{errors[-2000:]}")
+        sys.exit(
+            f"bench: `{' '.join(command)}` failed (exit {scan.returncode}):\n{message[-2000:]}"
+        )
     if scan.pid not in peaks:
         sys.exit("bench: could not read peak RSS from /proc (Linux only)")
     others = [peak for pid, peak in peaks.items() if pid != scan.pid]
-    return peaks[scan.pid], max(others, default=0.0), sum(peaks.values()), seconds
+    return peaks[scan.pid], max(others, default=0.0), together, seconds
 
 
 def memory_mode(corpus: Path, total: int, workers: int) -> None:
@@ -478,11 +491,11 @@ def memory_mode(corpus: Path, total: int, workers: int) -> None:
     for count, size, parent, worker, together, seconds, lines in runs:
         print(
             f"  {count:>7,} notes ({size:6.1f} MB): scan process {parent:4.0f} MB, largest "
-            f"worker {worker:4.0f} MB, all processes {together:5.0f} MB; {seconds:6.1f} s "
+            f"process under it {worker:4.0f} MB, all at once {together:5.0f} MB; {seconds:6.1f} s "
             f"({count / seconds:5.1f} notes/s); {lines:,} records written"
         )
     first, last = runs[0], runs[-1]
-    for label, column in (("scan process", 2), ("largest worker", 3), ("all processes", 4)):
+    for label, column in (("scan process", 2), ("largest under it", 3), ("all at once", 4)):
         if first[column]:
             growth = last[column] / first[column] - 1
             print(f"  {label}: {last[0]:,} notes vs {first[0]:,}: {growth:+.1%}")
