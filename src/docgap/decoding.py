@@ -7,6 +7,7 @@ empty file. Messages name sizes and encodings only, never the content (notes are
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass, field
 
 __all__ = ["DEFAULT_MAX_CHARS", "Decoded", "check_text", "decode_bytes"]
@@ -26,12 +27,15 @@ class Decoded:
     warnings: list[str] = field(default_factory=list)
 
 
+# Control characters other than line breaks, tabs and form feeds (\t\n\v\f\r = 9-13).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
+
+
 def _control_share(text: str, sample: int = 100_000) -> float:
     head = text[:sample]
     if not head:
         return 0.0
-    bad = sum(1 for ch in head if ord(ch) < 32 and ch not in "\n\r\t\f\v")
-    return bad / len(head)
+    return len(_CONTROL.findall(head)) / len(head)
 
 
 def check_text(text: str, max_chars: int = DEFAULT_MAX_CHARS) -> str | None:

@@ -19,7 +19,15 @@ from typing import Any, BinaryIO
 
 from docgap.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
 
-__all__ = ["FORMATS", "SUFFIX_FORMATS", "InputError", "NoteInput", "Source", "open_sources"]
+__all__ = [
+    "FORMATS",
+    "SUFFIX_FORMATS",
+    "InputError",
+    "NoteInput",
+    "Source",
+    "note_input",
+    "open_sources",
+]
 
 FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet", "fhir")
 SUFFIX_FORMATS = {
@@ -63,9 +71,10 @@ def _fix_text(value: str, warnings: list[str]) -> str:
     return value
 
 
-def _record(
+def note_input(
     note_id: str, text: Any, max_chars: int, meta: dict[str, Any] | None = None
 ) -> NoteInput:
+    """One table or JSON record as a NoteInput: its text checked, or the reason it has none."""
     warnings: list[str] = []
     if text is None:
         return NoteInput(note_id, None, "record has no text", meta=meta or {})
@@ -157,7 +166,7 @@ class Source:
                     yield NoteInput(note_id, None, f"row {row_no} has more cells than the header")
                     continue
                 meta = _meta(row, {self.id_col, self.text_col})
-                yield _record(note_id, row.get(self.text_col), self.max_chars, meta)
+                yield note_input(note_id, row.get(self.text_col), self.max_chars, meta)
 
     def _read_tsv(self) -> Iterator[NoteInput]:
         yield from self._read_csv("\t")
@@ -186,7 +195,7 @@ class Source:
                     yield NoteInput(note_id, None, f"line {line_no} has no {self.text_col!r} field")
                     continue
                 meta = _meta(obj, {self.id_col, "id", self.text_col, "gold"})
-                yield _record(note_id, obj[self.text_col], self.max_chars, meta)
+                yield note_input(note_id, obj[self.text_col], self.max_chars, meta)
 
     def _read_fhir(self) -> Iterator[NoteInput]:
         from docgap.fhir import read_fhir_bytes, read_fhir_path  # fhir imports this module
@@ -215,7 +224,7 @@ class Source:
                 raw_id = row.get(self.id_col)
                 note_id = str(raw_id) if raw_id not in (None, "") else f"row-{row_no}"
                 meta = _meta(row, {self.id_col, self.text_col})
-                yield _record(note_id, row.get(self.text_col), self.max_chars, meta)
+                yield note_input(note_id, row.get(self.text_col), self.max_chars, meta)
 
 
 def _format_of(path: Path, fmt: str) -> str:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from docgap.decoding import DEFAULT_MAX_CHARS
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.reading import SUFFIX_FORMATS, InputError, NoteInput
-from docgap.reading import _record as _note_record
+from docgap.reading import note_input as _note_record
 from docgap.writers import ParquetWriter, flat_row
 
 if TYPE_CHECKING:
