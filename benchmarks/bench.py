@@ -165,7 +165,7 @@ def build_docgap(fast: bool = True) -> Any:
     components behind docgap's sentence splitter), the one the fast path is tested against.
     """
     from docgap import Analyzer
-    from docgap.pipeline import build_nlp
+    from docgap.nlp.pipeline import build_nlp
 
     analyzer = Analyzer()
     if not fast:
@@ -328,8 +328,8 @@ def marginal_rate(
 def run_parallel(notes: list[tuple[str, str]], workers: int, rounds: int) -> None:
     import multiprocessing
 
-    from docgap.parallel import analyze_parallel
-    from docgap.reading import NoteInput
+    from docgap.engines.parallel import analyze_parallel
+    from docgap.inputs.reading import NoteInput
 
     warmup = min(len(notes) // 4, workers * 16)
     print(f"\n{workers} processes each ({len(notes)} notes, the first {warmup} not timed):")

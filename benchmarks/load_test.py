@@ -130,7 +130,7 @@ def _body(
     if endpoint == "batch":
         body = {"notes": [{"note_id": f"{i}-{n}", "text": t} for i, t in chunk]}
         return "/v1/analyze/batch", body, len(chunk)
-    from docgap.fhir import document_reference
+    from docgap.inputs.fhir import document_reference
 
     entries = [{"resource": document_reference(f"{i}-{n}", t)} for i, t in chunk]
     return (

@@ -31,8 +31,8 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from docgap.parallel import analyze_parallel
-from docgap.reading import open_sources
+from docgap.engines.parallel import analyze_parallel
+from docgap.inputs.reading import open_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV = ROOT / "corpus" / "dev" / "gold.jsonl"
@@ -95,7 +95,7 @@ def run_spark(
     path: Path, n: int, partitions: int, rounds: int
 ) -> tuple[Counter[str], dict[str, float]]:
     """One session; the cold run builds the workers' analyzers, then ``rounds`` warm runs."""
-    from docgap.spark import analyze_dataframe, spark_session
+    from docgap.engines.spark import analyze_dataframe, spark_session
 
     spark, session = timed(
         lambda: spark_session(

@@ -26,7 +26,7 @@ from typing import Any
 from build_gold import ADJUDICATIONS, DEV, GOLD, first_labels, read_jsonl
 from sklearn.metrics import cohen_kappa_score
 
-from docgap.evaluation import load_gold
+from docgap.evaluation.scores import load_gold
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.report import STATUSES
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import docgap
-from docgap.evaluation import load_gold, score
+from docgap.evaluation.scores import load_gold, score
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 

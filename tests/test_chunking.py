@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from docgap.chunking import DEFAULT_CHUNK_CHARS, chunks
+from docgap.nlp.chunking import DEFAULT_CHUNK_CHARS, chunks
 
 PARAGRAPHS = "\n\n".join(f"Paragraph {i}. Neck pain and occipital headaches." for i in range(200))
 LINES = "\n".join(f"Line {i}: dizziness with head rotation" for i in range(300))

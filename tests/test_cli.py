@@ -22,10 +22,10 @@ import pytest
 
 import docgap
 from conftest import EXAMPLES, INPUT_KINDS, REPO, InputCase
-from docgap import cli as cli_module
+from docgap.cli import commands as cli_module
+from docgap.outputs.worklist import build_worklist
+from docgap.outputs.writers import JsonlWriter
 from docgap.report import STATUSES
-from docgap.worklist import build_worklist
-from docgap.writers import JsonlWriter
 
 
 @dataclass
@@ -296,7 +296,7 @@ def test_closed_pipe_ends_quietly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_workers_give_the_same_report(tmp_path: Path, docgap_proc: Any) -> None:
-    pytest.importorskip("docgap.parallel")
+    pytest.importorskip("docgap.engines.parallel")
     one = docgap_proc(["scan", str(EXAMPLES), "-q"])
     two = docgap_proc(["scan", str(EXAMPLES), "-q", "--workers", "2"])
     assert (one.returncode, two.returncode) == (0, 0)

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from docgap import Analyzer
-from docgap.codes import code_facts, describe, disc_radiculopathy_code
+from docgap.rules.codes import code_facts, describe, disc_radiculopathy_code
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import simple_icd_10_cm as icd
 
-from docgap.evaluation import load_gold
+from docgap.evaluation.scores import load_gold
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"

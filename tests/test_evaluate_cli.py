@@ -1,6 +1,6 @@
 """``docgap evaluate`` agrees with an independent scorer reading ``docgap scan``'s output.
 
-The scorer below is plain Python (no scikit-learn, nothing from docgap.evaluation): status
+The scorer below is plain Python (no scikit-learn, nothing from docgap.evaluation.scores): status
 accuracy, element micro-F1 and the false ``supported`` verdicts, counted by hand from the
 JSON Lines report that ``docgap scan`` writes for the same notes.
 """

@@ -1,8 +1,8 @@
 """The fast pipeline gives exactly the reports of the reference pipeline.
 
 docgap's default pipeline (``build_nlp(fast=True)``) replaces medspaCy's Sectionizer,
-TargetMatcher and ConText with faster subclasses (``docgap.fastpath``), runs the rule
-expressions together (``docgap.regexscan``) and splits sentences only around targets.
+TargetMatcher and ConText with faster subclasses (``docgap.nlp.fastpath``), runs the rule
+expressions together (``docgap.nlp.regexscan``) and splits sentences only around targets.
 None of that may change a report: every note of the development corpus and a spread
 sample of MTSamples must give the same ``to_dict()`` through both pipelines. The unit
 tests below pin each shortcut to the behaviour it replaces.
@@ -22,11 +22,11 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from docgap import Analyzer
-from docgap.fastpath import FastTokenMatcher
-from docgap.lexicon import load_lexicon
-from docgap.pipeline import build_nlp
-from docgap.regexscan import RegexBank, required_words
-from docgap.sentences import SentenceSplitter
+from docgap.nlp.fastpath import FastTokenMatcher
+from docgap.nlp.pipeline import build_nlp
+from docgap.nlp.regexscan import RegexBank, required_words
+from docgap.nlp.sentences import SentenceSplitter
+from docgap.rules.lexicon import load_lexicon
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:.*W036.*:UserWarning"

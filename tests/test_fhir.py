@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import docgap
-from docgap.fhir import (
+from docgap.inputs.fhir import (
     FhirError,
     document_reference,
     looks_like_fhir,
@@ -18,7 +18,7 @@ from docgap.fhir import (
     read_fhir_bytes,
     read_fhir_path,
 )
-from docgap.reading import open_sources
+from docgap.inputs.reading import open_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "notes"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import docgap
-from docgap.gate import (
+from docgap.outputs.gate import (
     EXIT_FAILED,
     EXIT_OK,
     EXIT_SHORT,

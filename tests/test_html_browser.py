@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from docgap.html_report import write_html
+from docgap.outputs.html_report import write_html
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,8 @@ from typing import Any
 import markupsafe
 import pytest
 
-from docgap.html_report import (
+from docgap.inputs.reading import NoteInput
+from docgap.outputs.html_report import (
     attach_texts,
     highlight_segments,
     load_texts,
@@ -22,9 +23,14 @@ from docgap.html_report import (
     report_data,
     write_html,
 )
-from docgap.queries import QueryFileError, check_query, draft_queries, load_queries, queries_path
-from docgap.reading import NoteInput
-from docgap.writers import read_reports
+from docgap.outputs.queries import (
+    QueryFileError,
+    check_query,
+    draft_queries,
+    load_queries,
+    queries_path,
+)
+from docgap.outputs.writers import read_reports
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "notes"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from docgap.levels import LevelFinder, index_of, name_of
-from docgap.lexicon import load_lexicon
+from docgap.nlp.levels import LevelFinder, index_of, name_of
+from docgap.rules.lexicon import load_lexicon
 
 
 @pytest.fixture(scope="module")

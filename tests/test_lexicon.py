@@ -17,9 +17,9 @@ import pytest
 import yaml
 
 from docgap import Analyzer
-from docgap.lexicon import Lexicon, LexiconError, dump_yaml, load_lexicon
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.resources import lexicon_dir
+from docgap.rules.lexicon import Lexicon, LexiconError, dump_yaml, load_lexicon
 
 TARGETS = "packs/m53.0/targets"
 

@@ -19,11 +19,11 @@ import pytest
 
 import docgap
 from conftest import REPO
-from docgap import model as review
-from docgap import training
-from docgap.features import FeatureSpace, build_features, feature_frame, report_findings
-from docgap.model_metrics import choose_threshold, review_flags
 from docgap.report import STATUSES
+from docgap.scoring import model as review
+from docgap.scoring import training
+from docgap.scoring.features import FeatureSpace, build_features, feature_frame, report_findings
+from docgap.scoring.model_metrics import choose_threshold, review_flags
 
 GOLD = REPO / "corpus" / "dev" / "gold.jsonl"
 SHIPPED = REPO / "models" / review.DEFAULT_NAME
@@ -126,7 +126,7 @@ def shipped() -> review.ReviewModel:
 
 
 def test_shipped_model_matches_the_rules() -> None:
-    from docgap.lexicon import load_lexicon
+    from docgap.rules.lexicon import load_lexicon
 
     metadata = json.loads((SHIPPED / review.METADATA_FILE).read_text(encoding="utf-8"))
     assert metadata["lexicon_sha256"] == load_lexicon().sha256, (
@@ -352,7 +352,7 @@ def test_out_of_fold_review_flags_at_most_a_quarter(trained: Path) -> None:
 
 @pytest.mark.slow
 def test_trained_model_loads_and_records_its_provenance(trained: Path) -> None:
-    from docgap.lexicon import load_lexicon
+    from docgap.rules.lexicon import load_lexicon
 
     model = review.load_model(trained)
     assert model is not None
@@ -376,7 +376,7 @@ def test_model_card_shows_the_shipped_metrics(tmp_path: Path) -> None:
     shutil.copy(REPO / "models" / "README.md", card)
     assert not training.update_card(SHIPPED, card), (
         "models/README.md does not show models/review's metrics: "
-        "python -m docgap.model card models/review --update models/README.md")
+        "python -m docgap.scoring.model card models/review --update models/README.md")
 
 
 def test_card_without_markers_is_an_error(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from docgap import Analyzer, NoteInput
-from docgap.parallel import WorkerStartError, analyze_parallel
+from docgap.engines.parallel import WorkerStartError, analyze_parallel
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_PART = sorted((ROOT / "corpus" / "dev" / "parts").glob("*.jsonl"))[0]

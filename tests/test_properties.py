@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docgap import STATUSES, Analyzer
-from docgap.decoding import check_text
+from docgap.inputs.decoding import check_text
 from docgap.packs.m53_0 import ELEMENTS
 
 FRAGMENTS = [

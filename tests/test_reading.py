@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import INPUT_KINDS, InputCase
-from docgap.reading import InputError, NoteInput, open_sources
+from docgap.inputs.reading import InputError, NoteInput, open_sources
 
 
 def _read(case: InputCase, **options: str) -> list[NoteInput]:

@@ -12,10 +12,10 @@ import spacy
 from medspacy.custom_tokenizer import create_medspacy_tokenizer
 from spacy.language import Language
 
-import docgap.components  # noqa: F401  (registers docgap_sentences_v1)
-from docgap.lexicon import load_lexicon
-from docgap.pipeline import build_nlp
-from docgap.sentences import SentenceSplitter
+import docgap.nlp.components  # noqa: F401  (registers docgap_sentences_v1)
+from docgap.nlp.pipeline import build_nlp
+from docgap.nlp.sentences import SentenceSplitter
+from docgap.rules.lexicon import load_lexicon
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 import docgap
-from docgap.fhir import document_reference
-from docgap.reading import NoteInput
+from docgap.inputs.fhir import document_reference
+from docgap.inputs.reading import NoteInput
 from docgap.report import NoteReport
 from docgap.service import (
     ServiceSettings,
@@ -590,7 +590,7 @@ def test_settings_repr_hides_the_token() -> None:
     ],
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
-    from docgap.service import _is_loopback
+    from docgap.service.app import _is_loopback
 
     assert _is_loopback(host) is loopback
 

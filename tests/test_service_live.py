@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 import docgap
-from docgap.fhir import document_reference
+from docgap.inputs.fhir import document_reference
 
 pytestmark = pytest.mark.slow
 

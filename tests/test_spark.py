@@ -21,9 +21,7 @@ import pytest
 
 import docgap
 from conftest import REPO, SAMPLE_NOTES
-from docgap.packs.m53_0 import ELEMENTS
-from docgap.reading import InputError, open_sources
-from docgap.spark import (
+from docgap.engines.spark import (
     BUILD_LOG_ENV,
     INSTALL_HINT,
     SparkUnavailableError,
@@ -32,6 +30,8 @@ from docgap.spark import (
     scan_with_spark,
     spark_session,
 )
+from docgap.inputs.reading import InputError, open_sources
+from docgap.packs.m53_0 import ELEMENTS
 
 DEV = REPO / "corpus" / "dev" / "gold.jsonl"
 MTSAMPLES = REPO.parent / "shared" / "corpora" / "mtsamples"

@@ -12,8 +12,8 @@ import pytest
 
 import docgap
 from conftest import EXAMPLES, SAMPLE_NOTES
-from docgap.stats import ALL, ERROR, NO_GROUP, CorpusStats, group_of
-from docgap.writers import JsonlWriter
+from docgap.evaluation.stats import ALL, ERROR, NO_GROUP, CorpusStats, group_of
+from docgap.outputs.writers import JsonlWriter
 
 SPECIALTIES = ("neurology", "chiropractic", "ED")
 
@@ -41,7 +41,7 @@ def report_file(records: list[dict[str, Any]], tmp_path_factory: pytest.TempPath
     return path
 
 
-# -- plain counts, written independently of docgap.stats ---------------------------------
+# -- plain counts, written independently of docgap.evaluation.stats ------------------------
 def count_status(records: list[dict[str, Any]]) -> Counter[str]:
     return Counter("error" if r.get("error") else r["status"] for r in records)
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from docgap.lexicon import load_lexicon
-from docgap.templates import TemplateReader
+from docgap.nlp.templates import TemplateReader
+from docgap.rules.lexicon import load_lexicon
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docgap.textmap import FoldedText
+from docgap.nlp.textmap import FoldedText
 
 
 def fold(text: str) -> str:

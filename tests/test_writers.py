@@ -13,8 +13,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from docgap.report import Evidence, Gap, NoteReport
-from docgap.writers import (
+from docgap.outputs.writers import (
     CsvWriter,
     JsonlWriter,
     OutputError,
@@ -25,6 +24,7 @@ from docgap.writers import (
     open_writer,
     read_reports,
 )
+from docgap.report import Evidence, Gap, NoteReport
 
 ELEMENTS = ("named_syndrome", "cranial_symptoms", "cervical_findings")
 

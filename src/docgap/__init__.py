@@ -12,7 +12,7 @@ from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 
 from docgap.analyzer import Analyzer
-from docgap.reading import NoteInput
+from docgap.inputs.reading import NoteInput
 from docgap.report import STATUSES, Evidence, Gap, NoteReport
 
 try:

@@ -7,18 +7,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Literal
 
-from docgap.chunking import DEFAULT_CHUNK_CHARS, chunks
-from docgap.codes import describe
-from docgap.decoding import DEFAULT_MAX_CHARS, check_text
-from docgap.levels import LevelMention
-from docgap.lexicon import Lexicon, load_lexicon
-from docgap.mentions import Mention, MentionExtractor, Origin, Section
-from docgap.model import ReviewModel, load_default_model
+from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text
+from docgap.inputs.reading import NoteInput
+from docgap.nlp.chunking import DEFAULT_CHUNK_CHARS, chunks
+from docgap.nlp.levels import LevelMention
+from docgap.nlp.mentions import Mention, MentionExtractor, Origin, Section
+from docgap.nlp.pipeline import build_nlp
+from docgap.nlp.textmap import FoldedText
 from docgap.packs.m53_0 import M530Pack
-from docgap.pipeline import build_nlp
-from docgap.reading import NoteInput
 from docgap.report import NoteReport
-from docgap.textmap import FoldedText
+from docgap.rules.codes import describe
+from docgap.rules.lexicon import Lexicon, load_lexicon
+from docgap.scoring.model import ReviewModel, load_default_model
 
 __all__ = ["Analyzer"]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from docgap.codes import describe, disc_radiculopathy_code
-from docgap.levels import LevelMention, index_of, name_of
-from docgap.lexicon import Lexicon
-from docgap.mentions import Mention, Section
+from docgap.nlp.levels import LevelMention, index_of, name_of
+from docgap.nlp.mentions import Mention, Section
 from docgap.report import Evidence, Gap
+from docgap.rules.codes import describe, disc_radiculopathy_code
+from docgap.rules.lexicon import Lexicon
 
 __all__ = ["ELEMENTS", "Decision", "M530Pack"]
 

@@ -13,8 +13,8 @@ hash, the feature names, the cross-validated metrics and the hash of ``model.jso
 model that is missing, damaged, modified or built for other rules is refused with a
 warning, and docgap reports the rules' verdict alone.
 
-This module applies a model; :mod:`docgap.training` fits one (imported only to train).
-Train: ``python -m docgap.model train corpus/dev/gold.jsonl --out models/review``.
+This module applies a model; :mod:`docgap.scoring.training` fits one (imported only to train).
+Train: ``python -m docgap.scoring.model train corpus/dev/gold.jsonl --out models/review``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.utils.extmath import softmax
 
-from docgap.features import FeatureSpace
-from docgap.model_metrics import review_flags
 from docgap.report import STATUSES, NoteReport
+from docgap.scoring.features import FeatureSpace
+from docgap.scoring.model_metrics import review_flags
 
 __all__ = [
     "DEFAULT_NAME",
@@ -313,7 +313,7 @@ def load_model(directory: Path | str, *, lexicon_sha256: str | None = None) -> R
                        "(modified or damaged)")
         return None
     if lexicon_sha256 is None:
-        from docgap.lexicon import load_lexicon
+        from docgap.rules.lexicon import load_lexicon
 
         lexicon_sha256 = load_lexicon().sha256
     if trained_with != lexicon_sha256:
@@ -347,25 +347,25 @@ def load_default_model(*, lexicon_sha256: str | None = None) -> ReviewModel | No
     return load_model(root / DEFAULT_NAME, lexicon_sha256=lexicon_sha256)
 
 
-# -- training (in docgap.training) -----------------------------------------------------------
+# -- training (in docgap.scoring.training) ---------------------------------------------
 def train(gold_path: Path | str, out_dir: Path | str, **options: Any) -> dict[str, Any]:
     """Train on a gold file and write ``model.json``, ``metadata.json`` and the plot.
 
-    See :func:`docgap.training.train` (its options and the metadata it returns); imported
+    See :func:`docgap.scoring.training.train` (its options and the metadata it returns); imported
     on use, so applying a model never loads the training machinery.
     """
-    from docgap.training import train as train_model
+    from docgap.scoring.training import train as train_model
 
     return train_model(gold_path, out_dir, **options)
 
 
 # -- command line ------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m docgap.model train GOLD --out DIR``, ``evaluate GOLD``, ``card DIR``."""
-    from docgap import training
-    from docgap.evaluation import GoldError
+    """``python -m docgap.scoring.model train GOLD --out DIR``, ``evaluate GOLD``, ``card DIR``."""
+    from docgap.evaluation.scores import GoldError
+    from docgap.scoring import training
 
-    parser = argparse.ArgumentParser(prog="python -m docgap.model", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m docgap.scoring.model", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     fit = commands.add_parser("train", help="train a review model on a gold file")
@@ -407,6 +407,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":  # pragma: no cover
     # Run the imported module's main, not this copy's: one ReviewModel class, one logger.
-    from docgap.model import main as _main
+    from docgap.scoring.model import main as _main
 
     sys.exit(_main())

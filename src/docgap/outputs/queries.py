@@ -21,9 +21,9 @@ from jinja2 import StrictUndefined, Template, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from docgap.lexicon import ASSERTIONS, Lexicon, LexiconError, load_lexicon
 from docgap.report import STATUSES
 from docgap.resources import lexicon_dir
+from docgap.rules.lexicon import ASSERTIONS, Lexicon, LexiconError, load_lexicon
 
 __all__ = [
     "Indicator",

@@ -53,8 +53,8 @@ from starlette.exceptions import HTTPException
 
 from docgap import __version__
 from docgap.analyzer import Analyzer
-from docgap.fhir import FhirError, MalformedJsonError, fhir_models, parse_fhir_json
-from docgap.reading import NoteInput
+from docgap.inputs.fhir import FhirError, MalformedJsonError, fhir_models, parse_fhir_json
+from docgap.inputs.reading import NoteInput
 from docgap.report import NoteReport
 
 __all__ = [

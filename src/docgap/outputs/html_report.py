@@ -2,7 +2,7 @@
 
 It shows what the analysis decided (it recomputes nothing): a summary, a worklist that
 stays responsive at 10,000 notes (rows are drawn a page at a time from a JSON blob), the
-note with every evidence span highlighted, and compliant query drafts (docgap.queries).
+note with every evidence span highlighted, and compliant query drafts (docgap.outputs.queries).
 Note text is untrusted: Jinja autoescapes the page, per-note data travels as JSON inside a
 ``<script type="application/json">`` tag with ``<``, ``>`` and ``&`` escaped, the page's
 script only ever sets ``textContent``, and a Content-Security-Policy allows no network and
@@ -26,12 +26,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from docgap import __version__
-from docgap.codes import describe
-from docgap.lexicon import load_lexicon
-from docgap.queries import QueryFile, draft_queries, load_queries
-from docgap.reading import NoteInput, open_sources
+from docgap.inputs.reading import NoteInput, open_sources
+from docgap.outputs.queries import QueryFile, draft_queries, load_queries
+from docgap.outputs.worklist import build_worklist
 from docgap.report import STATUSES, NoteReport
-from docgap.worklist import build_worklist
+from docgap.rules.codes import describe
+from docgap.rules.lexicon import load_lexicon
 
 __all__ = [
     "attach_texts",
@@ -478,7 +478,7 @@ def _script_json(value: Any) -> Markup:
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     env = Environment(
-        loader=PackageLoader("docgap", "report_templates"),
+        loader=PackageLoader("docgap.outputs", "report_templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=True),
         undefined=StrictUndefined,
         trim_blocks=True,

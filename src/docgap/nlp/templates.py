@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from docgap.lexicon import TemplatesFile
+from docgap.rules.lexicon import TemplatesFile
 
 __all__ = ["TemplateReader", "TemplateValue"]
 

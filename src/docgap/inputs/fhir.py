@@ -31,8 +31,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from docgap.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
-from docgap.reading import NoteInput
+from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
+from docgap.inputs.reading import NoteInput
 
 __all__ = [
     "FHIR_SUFFIXES",

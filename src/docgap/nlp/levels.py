@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
-from docgap.lexicon import LevelsFile
+from docgap.rules.lexicon import LevelsFile
 
 __all__ = ["LevelFinder", "LevelMention", "index_of", "name_of"]
 

@@ -19,9 +19,9 @@ from medspacy.section_detection import SectionRule
 from medspacy.target_matcher import TargetRule
 from spacy.language import Language
 
-import docgap.components  # noqa: F401  (registers docgap's components)
-from docgap.fastpath import TextKeepingTokenizer, prepare
-from docgap.lexicon import Lexicon
+import docgap.nlp.components  # noqa: F401  (registers docgap's components)
+from docgap.nlp.fastpath import TextKeepingTokenizer, prepare
+from docgap.rules.lexicon import Lexicon
 
 __all__ = ["build_nlp", "context_layers", "context_rules", "section_rules", "target_rules"]
 
@@ -158,7 +158,7 @@ def build_nlp(lexicon: Lexicon, *, fast: bool = True) -> Language:
     """A fresh pipeline loaded with ``lexicon``'s rules (build once; it is reusable).
 
     ``fast=True`` uses docgap's faster versions of medspaCy's components
-    (:mod:`docgap.fastpath`): the same reports, several times sooner. ``fast=False`` is
+    (:mod:`docgap.nlp.fastpath`): the same reports, several times sooner. ``fast=False`` is
     the reference pipeline of stock medspaCy components that the fast one is tested against.
     """
     _quiet_loguru()

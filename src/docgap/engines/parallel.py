@@ -29,7 +29,7 @@ from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from docgap.analyzer import Analyzer
-from docgap.reading import NoteInput
+from docgap.inputs.reading import NoteInput
 from docgap.report import NoteReport
 
 __all__ = ["WorkerStartError", "analyze_parallel"]

@@ -9,15 +9,15 @@ process boundary (medspaCy pipelines cannot be pickled).
 
 Every input row becomes exactly one report row. A row that cannot be analysed (no text, an
 empty or binary text, a text column that is not a string) gets an ``error`` and no status,
-decided by the same code the local engine uses (:mod:`docgap.reading` and
+decided by the same code the local engine uses (:mod:`docgap.inputs.reading` and
 :meth:`Analyzer.analyze_input`). The report columns are those of the local Parquet report
-(:meth:`docgap.writers.ParquetWriter.schema`) without ``meta``, plus ``score``.
+(:meth:`docgap.outputs.writers.ParquetWriter.schema`) without ``meta``, plus ``score``.
 
 :func:`scan_with_spark` is ``docgap scan --engine spark``: it reads CSV, TSV, JSON Lines or
 Parquet with Spark and writes the reports as Parquet partitioned by ``status``.
 
 pyspark is an optional extra (``pip install 'docgap[spark]'``); this module imports it only
-when a function needs it, so ``import docgap.spark`` works without it.
+when a function needs it, so ``import docgap.engines.spark`` works without it.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from docgap.decoding import DEFAULT_MAX_CHARS
+from docgap.inputs.decoding import DEFAULT_MAX_CHARS
+from docgap.inputs.reading import SUFFIX_FORMATS, InputError, NoteInput
+from docgap.inputs.reading import note_input as _note_record
+from docgap.outputs.writers import ParquetWriter, flat_row
 from docgap.packs.m53_0 import ELEMENTS
-from docgap.reading import SUFFIX_FORMATS, InputError, NoteInput
-from docgap.reading import note_input as _note_record
-from docgap.writers import ParquetWriter, flat_row
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -428,7 +428,7 @@ def scan_with_spark(
     ``spark`` when given, else the active session, else starts one on ``master`` and stops
     it at the end.
     Raises :class:`SparkUnavailableError` without pyspark or Java, and
-    :class:`~docgap.reading.InputError` for an unusable input or output.
+    :class:`~docgap.inputs.reading.InputError` for an unusable input or output.
     """
     _require_pyspark()
     if not inputs:

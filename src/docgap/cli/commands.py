@@ -1,9 +1,9 @@
 """The ``docgap`` command line: scan notes, list the work, evaluate, count.
 
-A thin layer over the library: it reads inputs (:mod:`docgap.reading`), runs the
+A thin layer over the library: it reads inputs (:mod:`docgap.inputs.reading`), runs the
 :class:`~docgap.analyzer.Analyzer` built once per process, and writes reports
-(:mod:`docgap.writers`); the worklist (:mod:`docgap.worklist`) and the statistics
-(:mod:`docgap.stats`) read reports a scan wrote. No NLP happens here.
+(:mod:`docgap.outputs.writers`); the worklist (:mod:`docgap.outputs.worklist`) and the statistics
+(:mod:`docgap.evaluation.stats`) read reports a scan wrote. No NLP happens here.
 
 Exit codes (all commands):
 
@@ -43,10 +43,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from docgap.reading import InputError, NoteInput, Source, open_sources
-from docgap.report import STATUSES, NoteReport
-from docgap.worklist import build_worklist, render_worklist
-from docgap.writers import (
+from docgap.inputs.reading import InputError, NoteInput, Source, open_sources
+from docgap.outputs.worklist import build_worklist, render_worklist
+from docgap.outputs.writers import (
     ReportFileError,
     ReportWriter,
     complete_records,
@@ -54,10 +53,11 @@ from docgap.writers import (
     open_writer,
     read_reports,
 )
+from docgap.report import STATUSES, NoteReport
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
     from docgap.analyzer import Analyzer
-    from docgap.evaluation import Scores
+    from docgap.evaluation.scores import Scores
 
 __all__ = [
     "EXIT_BROKEN_PIPE",
@@ -233,7 +233,7 @@ def _version(value: bool) -> None:
     if not value:
         return
     import docgap
-    from docgap.lexicon import load_lexicon
+    from docgap.rules.lexicon import load_lexicon
 
     typer.echo(f"docgap {docgap.__version__} (lexicon sha256 {load_lexicon().sha256})")
     raise typer.Exit(EXIT_OK)
@@ -303,7 +303,7 @@ def _reports(
     records: Iterator[NoteInput], analyzer: Analyzer, workers: int
 ) -> Iterator[NoteReport]:
     if workers > 1:  # each worker process builds its own analyzer
-        from docgap.parallel import analyze_parallel
+        from docgap.engines.parallel import analyze_parallel
 
         return analyze_parallel(records, workers, analyzer=analyzer)
     return (analyzer.analyze_input(record) for record in records)
@@ -493,7 +493,7 @@ def _scan_spark(
     quiet: bool,
 ) -> NoReturn:
     """``scan --engine spark``: Spark reads, analyses and writes; no note passes through here."""
-    from docgap.spark import SparkUnavailableError, scan_with_spark
+    from docgap.engines.spark import SparkUnavailableError, scan_with_spark
 
     if out is None or str(out) == "-":
         _fail("the Spark engine writes a Parquet folder: add --out OUT.parquet")
@@ -531,7 +531,7 @@ def _scan_html(
     sources: list[Source], inputs: list[str], out: Path | None, workers: int, quiet: bool
 ) -> NoReturn:
     """``scan --format html``: the page needs every note, so it is written at the end."""
-    from docgap.html_report import pair_texts, render_html
+    from docgap.outputs.html_report import pair_texts, render_html
 
     tally = _Tally()
     collected: list[dict[str, Any]] = []
@@ -594,7 +594,7 @@ def report(
     ] = 50,
 ) -> None:
     """Write the CDI reviewer's HTML report (worklist, highlighted evidence, query drafts)."""
-    from docgap.html_report import load_texts, write_html
+    from docgap.outputs.html_report import load_texts, write_html
 
     with _internal_errors(lambda: "no HTML written", expected=(ReportFileError, InputError)):
         try:
@@ -666,7 +666,7 @@ def check(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary line.")] = False,
 ) -> None:
     """Gate notes like a linter: a short verdict per note and an exit code to act on."""
-    from docgap.gate import Gate, format_verdict
+    from docgap.outputs.gate import Gate, format_verdict
 
     try:
         sources = open_sources(inputs, fmt=input_format.value, id_col=id_col, text_col=text_col)
@@ -738,9 +738,9 @@ def train(
 ) -> None:
     """Train the review-priority model on gold labels (reproducible: fixed seeds)."""
     from docgap.analyzer import Analyzer
-    from docgap.evaluation import GoldError
-    from docgap.training import TrainingError
-    from docgap.training import train as fit
+    from docgap.evaluation.scores import GoldError
+    from docgap.scoring.training import TrainingError
+    from docgap.scoring.training import train as fit
 
     with _internal_errors(lambda: "no model written", expected=(GoldError, TrainingError)):
         try:
@@ -883,7 +883,7 @@ def evaluate(
     Per element: precision, recall, F1 with bootstrap CIs; status accuracy, macro-F1, the
     confusion matrix and the false 'supported' verdicts.
     """
-    from docgap.evaluation import GoldError, load_gold, score  # scikit-learn: loaded on use
+    from docgap.evaluation.scores import GoldError, load_gold, score  # scikit-learn: loaded on use
 
     try:
         notes = list(load_gold(gold))
@@ -976,7 +976,7 @@ def stats(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables on stdout.")] = False,
 ) -> None:
     """Coverage statistics: element prevalence by assertion, statuses, top gaps, by group."""
-    from docgap.stats import NO_GROUP, CorpusStats, render_stats  # pandas: loaded on use
+    from docgap.evaluation.stats import NO_GROUP, CorpusStats, render_stats  # pandas: loaded on use
 
     with _internal_errors(expected=(InputError, ReportFileError)):
         try:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from docgap.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
+from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
 
 __all__ = [
     "FORMATS",
@@ -198,7 +198,7 @@ class Source:
                 yield note_input(note_id, obj[self.text_col], self.max_chars, meta)
 
     def _read_fhir(self) -> Iterator[NoteInput]:
-        from docgap.fhir import read_fhir_bytes, read_fhir_path  # fhir imports this module
+        from docgap.inputs.fhir import read_fhir_bytes, read_fhir_path  # fhir imports this module
 
         if self.path is not None:
             yield from read_fhir_path(self.path, max_chars=self.max_chars)
@@ -234,7 +234,7 @@ def _format_of(path: Path, fmt: str) -> str:
         return fmt
     found = SUFFIX_FORMATS.get(path.suffix.lower())
     if found == "jsonl":
-        from docgap.fhir import looks_like_fhir  # fhir imports this module
+        from docgap.inputs.fhir import looks_like_fhir  # fhir imports this module
 
         if looks_like_fhir(path):
             return "fhir"

@@ -15,7 +15,7 @@ spends most of its time outside matching proper:
   modifier can only reach a target in its own sentence.
 
 The subclasses below change only those steps. ConText here splits sentences only where a
-target is (:meth:`docgap.components.SentenceSplitter.split_around`) and keeps the modifiers
+target is (:meth:`docgap.nlp.components.SentenceSplitter.split_around`) and keeps the modifiers
 that start in those sentences; it falls back to splitting the whole note when a modifier
 match crosses into such a sentence from outside, the one case where a modifier outside the
 target sentences could shorten the scope of one inside them. Everything docgap reads from
@@ -42,8 +42,8 @@ from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
-from docgap.regexscan import RegexBank
-from docgap.sentences import SentenceSplitter
+from docgap.nlp.regexscan import RegexBank
+from docgap.nlp.sentences import SentenceSplitter
 
 __all__ = [
     "FastConText",
@@ -83,7 +83,7 @@ def _private(owner: object, attribute: str) -> Any:
 class FastRegexMatcher(RegexMatcher):
     """The medspaCy RegexMatcher that runs its expressions together over ``doc.text`` once.
 
-    The expressions run through a :class:`~docgap.regexscan.RegexBank` (a few passes
+    The expressions run through a :class:`~docgap.nlp.regexscan.RegexBank` (a few passes
     instead of one per expression), and offsets that fall inside a token are resolved by
     bisection; the matches and their order are those of ``RegexMatcher.__call__``.
     """

@@ -2,13 +2,13 @@
 
 The reference pipeline uses docgap's sentence splitter with medspaCy's Sectionizer,
 TargetMatcher and ConText; the fast pipeline swaps those three for the subclasses in
-:mod:`docgap.fastpath`, which give the same results in a fraction of the time.
+:mod:`docgap.nlp.fastpath`, which give the same results in a fraction of the time.
 """
 
 from spacy.language import Language
 
-from docgap.fastpath import FastConText, FastSectionizer, FastTargetMatcher
-from docgap.sentences import SentenceSplitter
+from docgap.nlp.fastpath import FastConText, FastSectionizer, FastTargetMatcher
+from docgap.nlp.sentences import SentenceSplitter
 
 __all__ = ["SentenceSplitter"]
 

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span
 
-from docgap.levels import LevelFinder, LevelMention
-from docgap.lexicon import Lexicon, TargetConcept, TargetFile
-from docgap.templates import TemplateReader
+from docgap.nlp.levels import LevelFinder, LevelMention
+from docgap.nlp.templates import TemplateReader
+from docgap.rules.lexicon import Lexicon, TargetConcept, TargetFile
 
 __all__ = ["Mention", "MentionExtractor", "Modifier", "Origin", "Section"]
 

@@ -1,0 +1,1 @@
+"""Engines that run the analyzer over many notes: local processes and Spark."""

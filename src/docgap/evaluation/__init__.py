@@ -1,0 +1,1 @@
+"""Evaluation against gold labels and corpus statistics."""

@@ -1,0 +1,1 @@
+"""Reading notes: folders, CSV, JSON Lines, Parquet, FHIR; decoding and input checks."""

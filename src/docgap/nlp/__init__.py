@@ -1,0 +1,1 @@
+"""The NLP layer: the spaCy/medspaCy pipeline, its components, and Doc -> mentions."""

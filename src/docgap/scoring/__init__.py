@@ -1,0 +1,1 @@
+"""The review-priority model: features, the plain-JSON logistic model, training, metrics."""
