@@ -47,8 +47,7 @@ java:
 # Retrain the shipped review model: needed whenever lexicons/ change (the model records the
 # lexicon hash it was trained with and is refused, with a warning, under other rules).
 model: install
-	$(BIN)/python -m docgap.scoring.model train corpus/dev/gold.jsonl --out models/review
-	$(BIN)/python -m docgap.scoring.model card models/review --update models/README.md
+	$(BIN)/docgap train corpus/dev/gold.jsonl --out models/review --card models/README.md
 
 spark-bench: install java
 	$(BIN)/python benchmarks/spark_bench.py

@@ -22,7 +22,7 @@ import pytest
 
 import docgap
 from conftest import EXAMPLES, INPUT_KINDS, REPO, InputCase
-from docgap.cli import commands as cli_module
+from docgap.cli import base as cli_module
 from docgap.outputs.worklist import build_worklist
 from docgap.outputs.writers import JsonlWriter
 from docgap.report import STATUSES

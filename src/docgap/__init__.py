@@ -3,6 +3,10 @@
 >>> import docgap
 >>> report = docgap.analyze("Assessment: cervicocranial syndrome ...")  # doctest: +SKIP
 >>> report.status, report.gap_keys()  # doctest: +SKIP
+
+``import docgap`` is cheap: the pipeline (spaCy, medspaCy, the ICD-10-CM tables) is imported
+the first time an :class:`Analyzer` is built or asked for, so command-line help and report
+readers start at once.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-from docgap.analyzer import Analyzer
-from docgap.inputs.reading import NoteInput
 from docgap.report import STATUSES, Evidence, Gap, NoteReport
+
+if TYPE_CHECKING:
+    from docgap.analyzer import Analyzer
+    from docgap.inputs.reading import NoteInput
 
 try:
     __version__ = version("docgap")
@@ -34,10 +41,27 @@ __all__ = [
     "default_analyzer",
 ]
 
+# Names resolved on first use (PEP 562): module -> attribute.
+_LAZY = {"Analyzer": "docgap.analyzer", "NoteInput": "docgap.inputs.reading"}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the heavy public names only when they are first used."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'docgap' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 @lru_cache(maxsize=1)
 def default_analyzer() -> Analyzer:
     """The process-wide analyzer with the shipped rules (built on first use)."""
+    from docgap.analyzer import Analyzer
+
     return Analyzer()
 
 

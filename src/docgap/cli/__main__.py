@@ -1,5 +1,5 @@
 """``python -m docgap.cli``: the same program as the ``docgap`` script."""
 
-from docgap.cli.commands import main
+from docgap.cli import main
 
 main()

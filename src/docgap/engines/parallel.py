@@ -23,12 +23,13 @@ import logging
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
 from docgap.analyzer import Analyzer
+from docgap.engines.loop import NoteHook, analyze_all, analyze_one, failure_report
 from docgap.inputs.reading import NoteInput
 from docgap.report import NoteReport
 
@@ -45,7 +46,7 @@ DEFAULT_RECYCLE_AFTER = 50_000
 # be built (bad rule files, missing model): stop instead of restarting forever.
 _MAX_START_FAILURES = 3
 
-WorkerHook = Callable[[NoteInput], None]
+WorkerHook = NoteHook
 
 
 class WorkerStartError(RuntimeError):
@@ -69,22 +70,7 @@ def _worker_main(
         if task is None:
             return
         seq, note = task
-        try:
-            if hook is not None:
-                hook(note)
-            report = analyzer.analyze_input(note)
-        except Exception as exc:
-            report = _failed(note, f"analysis failed ({type(exc).__name__})", ())
-        results.send((seq, report))
-
-
-def _failed(note: NoteInput, error: str, elements: tuple[str, ...]) -> NoteReport:
-    report = NoteReport.failed(
-        note.note_id, error, elements=elements, text_length=len(note.text or "")
-    )
-    report.warnings = list(note.warnings)
-    report.meta = dict(note.meta)
-    return report
+        results.send((seq, analyze_one(analyzer, note, hook)))
 
 
 @dataclass
@@ -218,15 +204,7 @@ def analyze_parallel(
 def _analyze_here(
     records: Iterable[NoteInput], analyzer: Analyzer, hook: WorkerHook | None
 ) -> Iterator[NoteReport]:
-    elements = tuple(analyzer.pack.elements)
-    for note in records:
-        try:
-            if hook is not None:
-                hook(note)
-            report = analyzer.analyze_input(note)
-        except Exception as exc:
-            report = _failed(note, f"analysis failed ({type(exc).__name__})", elements)
-        yield report
+    yield from analyze_all(analyzer, records, hook)
 
 
 @dataclass(frozen=True)
@@ -347,7 +325,7 @@ def _bury(
     if worker.ready and worker.outstanding:  # one that dies while starting blames no note
         seq, note = worker.outstanding.popleft()
         log.error("note %s: worker process died (exit code %s)", note.note_id, code)
-        done[seq] = _failed(
+        done[seq] = failure_report(
             note, f"worker process died while analysing this note (exit code {code})", pool.elements
         )
     retry.extendleft(reversed(worker.outstanding))

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
-from docgap.inputs.reading import NoteInput
+from docgap.inputs.record import NoteInput
 
 __all__ = [
     "FHIR_SUFFIXES",

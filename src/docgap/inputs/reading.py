@@ -13,11 +13,12 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
+from docgap.inputs.record import NoteInput
 
 __all__ = [
     "FORMATS",
@@ -47,17 +48,6 @@ _META_MAX = 200  # other columns are kept as metadata when their values are shor
 
 class InputError(Exception):
     """An input that cannot be read at all (the caller should stop with a clear message)."""
-
-
-@dataclass
-class NoteInput:
-    """One input record: its id, and its text or the reason it has none."""
-
-    note_id: str
-    text: str | None
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _fix_text(value: str, warnings: list[str]) -> str:
@@ -198,7 +188,7 @@ class Source:
                 yield note_input(note_id, obj[self.text_col], self.max_chars, meta)
 
     def _read_fhir(self) -> Iterator[NoteInput]:
-        from docgap.inputs.fhir import read_fhir_bytes, read_fhir_path  # fhir imports this module
+        from docgap.inputs.fhir import read_fhir_bytes, read_fhir_path
 
         if self.path is not None:
             yield from read_fhir_path(self.path, max_chars=self.max_chars)
@@ -234,7 +224,7 @@ def _format_of(path: Path, fmt: str) -> str:
         return fmt
     found = SUFFIX_FORMATS.get(path.suffix.lower())
     if found == "jsonl":
-        from docgap.inputs.fhir import looks_like_fhir  # fhir imports this module
+        from docgap.inputs.fhir import looks_like_fhir
 
         if looks_like_fhir(path):
             return "fhir"

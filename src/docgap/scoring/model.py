@@ -14,17 +14,15 @@ model that is missing, damaged, modified or built for other rules is refused wit
 warning, and docgap reports the rules' verdict alone.
 
 This module applies a model; :mod:`docgap.scoring.training` fits one (imported only to train).
-Train: ``python -m docgap.scoring.model train corpus/dev/gold.jsonl --out models/review``.
+Train: ``docgap train corpus/dev/gold.jsonl --out models/review`` (:mod:`docgap.scoring.training`).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
 import platform
-import sys
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -51,8 +49,6 @@ __all__ = [
     "library_versions",
     "load_default_model",
     "load_model",
-    "main",
-    "train",
 ]
 
 log = logging.getLogger(__name__)
@@ -345,68 +341,3 @@ def load_default_model(*, lexicon_sha256: str | None = None) -> ReviewModel | No
         log.warning("no review model: %s; reporting the rules' verdict only (score null)", exc)
         return None
     return load_model(root / DEFAULT_NAME, lexicon_sha256=lexicon_sha256)
-
-
-# -- training (in docgap.scoring.training) ---------------------------------------------
-def train(gold_path: Path | str, out_dir: Path | str, **options: Any) -> dict[str, Any]:
-    """Train on a gold file and write ``model.json``, ``metadata.json`` and the plot.
-
-    See :func:`docgap.scoring.training.train` (its options and the metadata it returns); imported
-    on use, so applying a model never loads the training machinery.
-    """
-    from docgap.scoring.training import train as train_model
-
-    return train_model(gold_path, out_dir, **options)
-
-
-# -- command line ------------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m docgap.scoring.model train GOLD --out DIR``, ``evaluate GOLD``, ``card DIR``."""
-    from docgap.evaluation.scores import GoldError
-    from docgap.scoring import training
-
-    parser = argparse.ArgumentParser(prog="python -m docgap.scoring.model", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    fit = commands.add_parser("train", help="train a review model on a gold file")
-    fit.add_argument("gold", type=Path)
-    fit.add_argument("--out", type=Path, default=Path("models") / DEFAULT_NAME)
-    fit.add_argument("--repeats", type=int, default=training.REPEATS)
-    check = commands.add_parser("evaluate", help="score a trained model on a gold file")
-    check.add_argument("gold", type=Path)
-    check.add_argument("--model", type=Path, default=None,
-                       help="model folder (default: the shipped model)")
-    card = commands.add_parser("card", help="rewrite a model card's generated metrics")
-    card.add_argument("model", type=Path, help="model folder (its metadata.json)")
-    card.add_argument("--update", type=Path, required=True, help="the card (Markdown)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        if args.command == "train":
-            metadata = training.train(args.gold, args.out, repeats=args.repeats)
-            shown = {k: metadata[k] for k in ("cross_validation", "review")}
-            shown["cross_validation"] = {
-                k: v for k, v in shown["cross_validation"].items() if k != "calibration"
-            }
-        elif args.command == "card":
-            changed = training.update_card(args.model, args.update)
-            print(f"{args.update}: {'updated' if changed else 'already up to date'}")
-            return 0
-        else:
-            model = (load_model(args.model) if args.model is not None
-                     else load_default_model())
-            if model is None:
-                return 1
-            shown = training.evaluate(model, args.gold)
-    except (GoldError, training.TrainingError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(shown, indent=1))
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    # Run the imported module's main, not this copy's: one ReviewModel class, one logger.
-    from docgap.scoring.model import main as _main
-
-    sys.exit(_main())

@@ -157,9 +157,13 @@ def _read_corpus(gold_path: Path, analyzer: Any) -> _Corpus:
             if line.strip():
                 part = json.loads(line).get("part")
                 parts.append(str(part) if part is not None else None)
+    from docgap.engines.loop import analyze_all
+    from docgap.inputs.reading import NoteInput
+
     reports = []
-    for note in notes:
-        report = analyzer.analyze(note.text, note.id)
+    for note, report in zip(
+        notes, analyze_all(analyzer, (NoteInput(n.id, n.text) for n in notes)), strict=True
+    ):
         if report.error is not None:
             raise TrainingError(f"{gold_path}: note {note.id} could not be analysed")
         reports.append(report.to_dict())

@@ -1,0 +1,164 @@
+"""``docgap evaluate``: score docgap against gold labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from docgap.engines.loop import analyze_one
+from docgap.inputs.reading import NoteInput
+
+if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
+    from docgap.evaluation.scores import Scores
+
+from docgap.cli.base import (
+    _EXIT_HELP,
+    EXIT_INTERRUPTED,
+    _default_analyzer,
+    _fail,
+    _internal_errors,
+    _progress,
+    _say,
+    _stdout_console,
+    app,
+)
+
+
+def _ci(figures: dict[str, Any], measure: str) -> str:
+    low_high = (figures.get("ci95") or {}).get(measure)
+    value = f"{figures[measure]:.3f}"
+    return f"{value} [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else value
+
+
+def _print_scores(scores: Scores, console: Console) -> None:
+    table = Table(title=f"Elements ({scores.n} notes, 95% bootstrap CI)", title_justify="left")
+    for name in ("element", "gold", "predicted", "precision", "recall", "F1"):
+        table.add_column(name, justify="left" if name == "element" else "right")
+    for element, figures in scores.elements.items():
+        table.add_row(
+            element,
+            str(figures["support"]),
+            str(figures["predicted"]),
+            _ci(figures, "precision"),
+            _ci(figures, "recall"),
+            _ci(figures, "f1"),
+        )
+    console.print(table)
+    not_supported = sum(
+        n for gold, row in scores.confusion.items() if gold != "supported" for n in row.values()
+    )
+    for label, value in (
+        ("status accuracy", f"{scores.status_accuracy:.4f}"),
+        ("status macro-F1", f"{scores.status_macro_f1:.4f}"),
+        ("element micro-F1", f"{scores.element_micro_f1:.4f}"),
+        (
+            "false supported",
+            f"{scores.false_pass} (rate {scores.false_pass_rate:.4f} of the {not_supported} notes "
+            "whose gold status is not supported)",
+        ),
+        ("chiropractic accuracy", f"{scores.chiropractic_accuracy:.4f}"),
+        ("would-code accuracy", f"{scores.would_code_accuracy:.4f}"),
+        ("notes not analysed", str(scores.failed)),
+    ):
+        console.print(f"{label + ':':<24}{value}")
+    labels = list(next(iter(scores.confusion.values())).keys())
+    matrix = Table(title="Status confusion (rows: gold, columns: predicted)", title_justify="left")
+    matrix.add_column("gold \\ predicted")
+    for label in labels:
+        matrix.add_column(label, justify="right")
+    for gold, row in scores.confusion.items():
+        matrix.add_row(gold, *(str(row[p]) for p in labels))
+    console.print(matrix)
+
+
+def _print_errors(errors: list[dict[str, Any]], console: Console) -> None:
+    console.print(f"\n{len(errors)} notes with a wrong status or element:")
+    for error in errors:
+        console.print(
+            f"\n[bold]{error['id']}[/bold]  status gold {error['gold_status']} / predicted "
+            f"{error['predicted_status']}  would_code gold {error['gold_would_code']} / "
+            f"predicted {error['predicted_would_code']}",
+            highlight=False,
+        )
+        if error.get("error"):
+            console.print(f"  not analysed: {error['error']}", highlight=False)
+        for element, values in error["wrong_elements"].items():
+            console.print(
+                f"  {element}: gold {values['gold']}, predicted {values['predicted']}",
+                highlight=False,
+            )
+        for ev in error["evidence"]:
+            why = f" ({ev['reason']})" if ev.get("reason") else ""
+            console.print(
+                f"    {ev['element']} {ev['text']!r} @{ev['start']} "
+                f"[{ev.get('section') or '-'}] {ev['assertion']}"
+                f"{' counted' if ev['counted'] else ' not counted'}{why}",
+                highlight=False,
+                markup=False,
+            )
+
+
+@app.command(epilog=_EXIT_HELP)
+def evaluate(
+    gold: Annotated[
+        Path, typer.Argument(help="Gold file (JSON Lines, spec section 6).", show_default=False)
+    ],
+    json_out: Annotated[
+        Path | None,
+        typer.Option("--json", help="Also write the scores as JSON to FILE.", dir_okay=False),
+    ] = None,
+    errors: Annotated[
+        bool, typer.Option("--errors", help="List each wrong note with its evidence.")
+    ] = False,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", min=0, help="Bootstrap rounds for the 95% CIs (0: none).")
+    ] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Run docgap over a gold file and score it against the labels.
+
+    Per element: precision, recall, F1 with bootstrap CIs; status accuracy, macro-F1, the
+    confusion matrix and the false 'supported' verdicts.
+    """
+    from docgap.evaluation.scores import GoldError, load_gold, score  # scikit-learn: loaded on use
+
+    try:
+        notes = list(load_gold(gold))
+    except GoldError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(f"{gold}: cannot read ({exc.strerror or type(exc).__name__})")
+    except UnicodeDecodeError:
+        _fail(f"{gold}: not UTF-8 text")
+    if not notes:
+        _fail(f"{gold}: no labelled notes")
+    try:
+        with _internal_errors():
+            analyzer = _default_analyzer()
+            pairs = []
+            with _progress("evaluating", not quiet) as advance:
+                for note in notes:
+                    text = note.text if isinstance(note.text, str) else None
+                    problem = None if text is not None else "gold text is not a string"
+                    report = analyze_one(analyzer, NoteInput(note.id, text, problem))
+                    pairs.append((note, report))
+                    advance()
+            scores = score(pairs, bootstrap_rounds=bootstrap, keep_errors=errors)
+            console = _stdout_console()
+            _print_scores(scores, console)
+            if errors:
+                _print_errors(scores.errors, console)
+            if json_out is not None:
+                json_out.parent.mkdir(parents=True, exist_ok=True)
+                json_out.write_text(json.dumps(scores.to_dict(), indent=2) + "\n", encoding="utf-8")
+    except KeyboardInterrupt:
+        _say("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+# -- stats ------------------------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""``docgap report``: the CDI reviewer's HTML report from a scan's reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from docgap.inputs.reading import InputError
+from docgap.outputs.writers import (
+    ReportFileError,
+    read_reports,
+)
+
+if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
+    pass
+
+from docgap.cli.base import (
+    _EXIT_HELP,
+    InFormat,
+    _fail,
+    _internal_errors,
+    _say,
+    app,
+)
+
+
+@app.command(epilog=_EXIT_HELP)
+def report(
+    report_file: Annotated[
+        Path, typer.Argument(help="A JSON Lines report written by 'docgap scan'.")
+    ],
+    html: Annotated[Path, typer.Option("--html", help="The HTML file to write.", dir_okay=False)],
+    texts: Annotated[
+        list[str] | None,
+        typer.Option("--texts", help="The scan's inputs, to show each note's text."),
+    ] = None,
+    id_col: Annotated[str, typer.Option("--id-col", help="Id column of --texts tables.")] = (
+        "note_id"
+    ),
+    text_col: Annotated[
+        str, typer.Option("--text-col", help="Text column of --texts tables.")
+    ] = "text",
+    input_format: Annotated[
+        InFormat, typer.Option("--input-format", help="Format of --texts inputs.")
+    ] = InFormat.auto,
+    page_size: Annotated[
+        int, typer.Option("--page-size", min=1, help="Worklist rows a page.")
+    ] = 50,
+) -> None:
+    """Write the CDI reviewer's HTML report (worklist, highlighted evidence, query drafts)."""
+    from docgap.outputs.html_report import load_texts, write_html
+
+    with _internal_errors(lambda: "no HTML written", expected=(ReportFileError, InputError)):
+        try:
+            note_texts = (
+                load_texts(texts, fmt=input_format.value, id_col=id_col, text_col=text_col)
+                if texts
+                else None
+            )
+            path = write_html(
+                read_reports(report_file),
+                html,
+                source=str(report_file),
+                texts=note_texts,
+                page_size=page_size,
+            )
+        except (ReportFileError, InputError) as exc:
+            _fail(str(exc))
+        except OSError as exc:
+            _fail(f"cannot write {html}: {exc.strerror or type(exc).__name__}")
+    _say(f"HTML report: {path.resolve()}")
+
+
+# -- check (a gate for pipelines) --------------------------------------------------------

@@ -1,0 +1,291 @@
+"""``docgap scan``: analyse notes and write one report record per note."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+
+import typer
+
+from docgap.inputs.reading import InputError, Source, open_sources
+from docgap.outputs.writers import (
+    ReportWriter,
+    complete_records,
+)
+from docgap.report import NoteReport
+
+if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
+    pass
+
+from docgap.cli.base import (
+    _EXIT_HELP,
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Engine,
+    InFormat,
+    OutFormat,
+    SortKey,
+    _default_analyzer,
+    _fail,
+    _internal_errors,
+    _notes,
+    _progress,
+    _say,
+    app,
+)
+from docgap.cli.common import (
+    _detach_stdout,
+    _open_output,
+    _records,
+    _reports,
+    _Tally,
+)
+
+
+@app.command(epilog=_EXIT_HELP)
+def scan(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders of .txt notes (recursive; id = file stem), .txt, .csv, .tsv, "
+            ".jsonl or .parquet files, or - for standard input.",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        OutFormat, typer.Option("--format", "-f", help="Report format.")
+    ] = OutFormat.jsonl,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Report file (default: standard output); a folder with --engine spark.",
+        ),
+    ] = None,
+    id_col: Annotated[
+        str, typer.Option("--id-col", help="Id column/field of tables and JSON Lines.")
+    ] = "note_id",
+    text_col: Annotated[
+        str, typer.Option("--text-col", help="Text column/field of tables and JSON Lines.")
+    ] = "text",
+    input_format: Annotated[
+        InFormat, typer.Option("--input-format", help="Input format (auto: by file suffix).")
+    ] = InFormat.auto,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            "-j",
+            min=0,
+            help="Processes analysing notes; 0 = all cores (or $DOCGAP_WORKERS). "
+            "Output order is the input order.",
+        ),
+    ] = 0,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="Continue an interrupted JSON Lines scan: keep the complete records already "
+            "in --out, skip those inputs, append the rest.",
+        ),
+    ] = False,
+    sort: Annotated[
+        SortKey | None,
+        typer.Option(
+            "--sort",
+            help="score: the worklist in review order (highest probability of M53.0 first; "
+            "needs the review model; the output is written at the end).",
+        ),
+    ] = None,
+    review_only: Annotated[
+        bool,
+        typer.Option(
+            "--review-only",
+            help="Keep only the notes the review model flags for review (and failed notes).",
+        ),
+    ] = False,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            "--engine",
+            help="local: this machine (--workers); spark: Apache Spark (pip install "
+            "'docgap[spark]'), writes a Parquet folder partitioned by status to --out.",
+        ),
+    ] = Engine.local,
+    master: Annotated[
+        str, typer.Option("--master", help="Spark master URL (--engine spark).")
+    ] = "local[*]",
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
+    ] = False,
+) -> None:
+    """Analyse notes and write one report per note, as they are analysed.
+
+    Every input record appears in the output exactly once: a record that cannot be
+    analysed (empty, binary, undecodable, malformed) is written with an 'error'.
+    """
+    workers = workers or int(os.environ.get("DOCGAP_WORKERS") or 0) or (os.cpu_count() or 1)
+    if engine is Engine.spark:
+        _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, 1, quiet)
+    if resume and (fmt is not OutFormat.jsonl or out is None or str(out) == "-"):
+        _fail("--resume continues a JSON Lines report file: use --format jsonl --out FILE")
+    if out is not None and out.is_dir():
+        _fail(f"{out} is a folder: --out takes a file")
+    if fmt is OutFormat.parquet and (out is None or str(out) == "-"):
+        _fail("Parquet output needs a file: add --out FILE.parquet")
+    try:
+        sources = open_sources(inputs, fmt=input_format.value, id_col=id_col, text_col=text_col)
+    except InputError as exc:
+        _fail(str(exc))
+    out_path = None if out is None or str(out) == "-" else out
+    tally = _Tally()
+    writer: ReportWriter | None = None
+
+    def written() -> str:
+        count = writer.count if writer else 0
+        return f"{_notes(count)} written{f' to {out_path}' if out_path else ''}"
+
+    if fmt is OutFormat.html:
+        _scan_html(sources, inputs, out_path, workers, quiet)
+        return
+    try:
+        with _internal_errors(written, expected=(InputError, BrokenPipeError)):
+            analyzer = _default_analyzer()
+            if (sort or review_only) and analyzer.model is None:
+                _fail("--sort score and --review-only need the review model, which is not loaded")
+            records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)
+            done = complete_records(out_path) if resume and out_path is not None else 0
+            if done:
+                records = islice(records, done, None)
+                if not quiet:
+                    _say(f"resuming: {_notes(done)} already in {out_path}")
+            writer = _open_output(
+                fmt.value, out_path, analyzer.pack.elements, meta_keys, append=resume
+            )
+            with writer, _progress("scanning", not quiet) as advance:
+                reports = _reports(records, analyzer, workers)
+                if sort or review_only:
+                    reports = _review_order(reports, sort, review_only)
+                for report in reports:
+                    writer.write(report)
+                    tally.add(report)
+                    advance()
+    except KeyboardInterrupt:
+        _say(f"interrupted: {written()}")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except InputError as exc:  # an input that went bad while it was read
+        _fail(f"{exc}; {written()} before it")
+    except BrokenPipeError:
+        _detach_stdout()
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    if not quiet:
+        _say(tally.line(writer.count if writer else 0, out_path))
+    raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+def _review_order(
+    reports: Iterable[NoteReport], sort: SortKey | None, review_only: bool
+) -> Iterator[NoteReport]:
+    """The worklist in review order: highest score first, ties and failures in input order."""
+    kept = [r for r in reports if not review_only or r.review or r.error is not None]
+    if sort is SortKey.score:
+        kept.sort(key=lambda r: -r.score if r.score is not None else 1.0)
+    return iter(kept)
+
+
+def _scan_spark(
+    inputs: list[str],
+    fmt: OutFormat,
+    out: Path | None,
+    master: str,
+    id_col: str,
+    text_col: str,
+    input_format: InFormat,
+    workers: int,
+    quiet: bool,
+) -> NoReturn:
+    """``scan --engine spark``: Spark reads, analyses and writes; no note passes through here."""
+    from docgap.engines.spark import SparkUnavailableError, scan_with_spark
+
+    if out is None or str(out) == "-":
+        _fail("the Spark engine writes a Parquet folder: add --out OUT.parquet")
+    if fmt not in (OutFormat.jsonl, OutFormat.parquet):  # jsonl is the default, not chosen
+        _fail("the Spark engine writes Parquet only (drop --format)")
+    if workers != 1:
+        _fail("--workers is for the local engine; Spark uses --master (e.g. 'local[4]')")
+    try:
+        with _internal_errors(
+            lambda: "Spark job failed", expected=(InputError, SparkUnavailableError)
+        ):
+            result = scan_with_spark(
+                inputs,
+                str(out),
+                master=master,
+                id_col=id_col,
+                text_col=text_col,
+                input_format=input_format.value,
+            )
+    except KeyboardInterrupt:
+        _say("interrupted: the Spark job was cancelled; the output folder is incomplete")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except (InputError, SparkUnavailableError) as exc:
+        _fail(str(exc))
+    if not quiet:
+        by_status = ", ".join(f"{s} {n:,}" for s, n in sorted(result.statuses.items()))
+        _say(
+            f"{_notes(result.notes)} written to {out}/ (Parquet, by status: {by_status}); "
+            f"{result.failed:,} could not be analysed"
+        )
+    raise typer.Exit(EXIT_FAILED if result.failed else EXIT_OK)
+
+
+def _scan_html(
+    sources: list[Source], inputs: list[str], out: Path | None, workers: int, quiet: bool
+) -> NoReturn:
+    """``scan --format html``: the page needs every note, so it is written at the end."""
+    from docgap.outputs.html_report import pair_texts, render_html
+
+    tally = _Tally()
+    collected: list[dict[str, Any]] = []
+    try:
+        with _internal_errors(lambda: f"{_notes(len(collected))} analysed"):
+            analyzer = _default_analyzer()
+            records, _ = _records(sources, peek_meta=False)
+            with _progress("scanning", not quiet) as advance:
+                for report, text in pair_texts(
+                    records, lambda notes: _reports(notes, analyzer, workers)
+                ):
+                    record = report.to_dict()
+                    if text is not None:
+                        record["text"] = text
+                    collected.append(record)
+                    tally.add(report)
+                    advance()
+            page = render_html(
+                collected, source=", ".join(inputs), lexicon_hash=analyzer.lexicon_hash
+            )
+    except KeyboardInterrupt:
+        _say(f"interrupted after {_notes(len(collected))}; no HTML written")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    if out is None:
+        sys.stdout.write(page)
+    else:
+        try:
+            out.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot write {out}: {exc.strerror or type(exc).__name__}")
+    if not quiet:
+        _say(tally.line(len(collected), out))
+        if out is not None:
+            _say(f"HTML report: {out.resolve()}")
+    raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+# -- report (HTML) -----------------------------------------------------------------------
