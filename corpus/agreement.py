@@ -191,15 +191,16 @@ def markdown_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def report(second_path: Path = SECOND, gold_path: Path = GOLD) -> str:
+def report(second_path: Path = SECOND, gold_path: Path = GOLD, corpus: Path = DEV) -> str:
     """The full markdown report: table, disagreements with resolutions, what remains."""
     second = load_labels(second_path)
-    notes = first_labels()
+    notes = first_labels(corpus / "parts")
     first = {n["id"]: labels_of(n["gold"], f"parts:{n['id']}") for n in notes}
     unknown = sorted(set(second) - set(first))
     if unknown:
         raise ValueError(f"second labels for ids not in the corpus: {', '.join(unknown)}")
-    records = read_jsonl(ADJUDICATIONS) if ADJUDICATIONS.exists() else []
+    adjudications = corpus / "adjudications.jsonl"
+    records = read_jsonl(adjudications) if adjudications.exists() else []
     resolved = {(a["id"], a["field"]): a for a in records}
     out = [
         f"Agreement on {len(second)} notes, first labels (before adjudication) vs second labels:",
@@ -229,10 +230,12 @@ def report(second_path: Path = SECOND, gold_path: Path = GOLD) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Print the agreement report."""
     parser = argparse.ArgumentParser(description="Agreement between first and second labels.")
-    parser.add_argument("--second", type=Path, default=SECOND)
-    parser.add_argument("--gold", type=Path, default=GOLD)
+    parser.add_argument("--corpus", type=Path, default=DEV, help="default: corpus/dev")
+    parser.add_argument("--second", type=Path, default=None, help="CORPUS/second_labels.jsonl")
+    parser.add_argument("--gold", type=Path, default=None, help="default: CORPUS/gold.jsonl")
     args = parser.parse_args(argv)
-    print(report(args.second, args.gold))
+    second = args.second or args.corpus / "second_labels.jsonl"
+    print(report(second, args.gold or args.corpus / "gold.jsonl", args.corpus))
     return 0
 
 

@@ -203,9 +203,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing")
     parser.add_argument("--describe", action="store_true", help="print the count tables")
-    parser.add_argument("--out", type=Path, default=GOLD)
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        default=DEV,
+        help="corpus folder with parts/ and adjudications.jsonl (default: corpus/dev)",
+    )
+    parser.add_argument("--out", type=Path, default=None, help="default: CORPUS/gold.jsonl")
     args = parser.parse_args(argv)
-    notes = build()
+    args.out = args.out or args.corpus / "gold.jsonl"
+    notes = build(args.corpus / "parts", args.corpus / "adjudications.jsonl")
     if args.describe:
         print("\n\n".join(describe(notes)))
         return 0
@@ -213,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.out.read_text(encoding="utf-8") if args.out.exists() else ""
         if current != text:
-            print(f"{args.out} is out of date: run python corpus/build_gold.py", file=sys.stderr)
+            print(
+                f"{args.out} is out of date: run python corpus/build_gold.py --corpus "
+                f"{args.corpus}",
+                file=sys.stderr,
+            )
             return 1
         print(f"{args.out} is up to date")
         return 0

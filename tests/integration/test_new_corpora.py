@@ -1,0 +1,69 @@
+"""The second real-text batch, the new-voice corpus and the held-out new-voice batch.
+
+Each is checked like the development corpus: it loads with docgap's gold reader, every
+status follows section 3 from its element labels (the independent rules of
+``tests/test_corpus.py``), the built gold file is its parts (and adjudications) merged,
+and every MTSamples text is verbatim.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from docgap.evaluation.scores import load_gold
+from test_corpus import SHARED_MTSAMPLES, build_gold, spec_status
+
+ROOT = Path(__file__).resolve().parents[2]
+CORPORA = {
+    "mtsamples2": ROOT / "corpus" / "mtsamples2" / "gold.jsonl",
+    "voices": ROOT / "corpus" / "voices" / "gold.jsonl",
+    "heldout-voices": ROOT / "corpus" / "heldout" / "voices.jsonl",
+}
+FLOORS = {"mtsamples2": 200, "voices": 80, "heldout-voices": 40}
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_corpus_loads_and_has_its_size(name: str) -> None:
+    notes = list(load_gold(CORPORA[name]))
+    assert len(notes) >= FLOORS[name]
+    assert len({n.id for n in notes}) == len(notes)
+
+
+@pytest.mark.parametrize("name", sorted(CORPORA))
+def test_every_status_follows_section_3(name: str) -> None:
+    wrong = [
+        r["id"]
+        for r in _records(CORPORA[name])
+        if spec_status(r["gold"]["elements"], r["gold"]["chiropractic"]) != r["gold"]["status"]
+    ]
+    assert not wrong
+
+
+@pytest.mark.parametrize("name", ["mtsamples2", "voices"])
+def test_gold_is_the_parts_merged(name: str) -> None:
+    folder = CORPORA[name].parent
+    built = build_gold.build(folder / "parts", folder / "adjudications.jsonl")
+    assert build_gold.dumps(built) == CORPORA[name].read_text(encoding="utf-8"), (
+        f"run: python corpus/build_gold.py --corpus corpus/{name}"
+    )
+
+
+@pytest.mark.skipif(not SHARED_MTSAMPLES.is_file(), reason="no shared MTSamples copy")
+def test_real_notes_are_verbatim() -> None:
+    ours = {r["id"]: r["text"] for r in _records(CORPORA["mtsamples2"])}
+    found = {}
+    with SHARED_MTSAMPLES.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            if record["note_id"] in ours:
+                found[record["note_id"]] = record["text"]
+    assert set(found) == set(ours)
+    assert [i for i in ours if ours[i] != found[i]] == []
