@@ -1,11 +1,13 @@
-"""HL7 v2 MDM parsing: framing, escapes, events, ids and PHI-free errors."""
+"""HL7 v2 MDM parsing (framing, escapes, events, ids, PHI-free errors) and the ACK processor."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from docgap.engines.mllp import MdmProcessor, build_ack
 from docgap.inputs.hl7 import (
     Cancellation,
     parse_mdm,
@@ -151,3 +153,61 @@ def test_scan_reads_hl7_files_by_suffix(tmp_path: Path) -> None:
     assert [n.note_id for n in notes] == ["DOC-1"]
     assert notes[0].meta["source"] == str(path)
     assert next(iter(read_hl7_path(tmp_path / "missing.hl7"))).error
+
+
+# -- the MLLP processor without sockets ----------------------------------------------------
+class _Pack:
+    elements = ("named_syndrome",)
+
+
+class _FailingAnalyzer:
+    """Stands in for an Analyzer whose analysis raises (with note text in the message)."""
+
+    pack = _Pack()
+
+    def analyze_input(self, note: NoteInput) -> object:
+        raise RuntimeError(f"boom {note.text}")
+
+
+class _Reports:
+    def __init__(self) -> None:
+        self.written: list[Any] = []
+
+    def write(self, report: Any) -> None:
+        self.written.append(report)
+
+
+class _BrokenSink:
+    def cancel(self, cancellation: Cancellation) -> None:
+        raise OSError("disk full")
+
+
+def _msa(ack: bytes) -> list[str]:
+    assert ack.startswith(b"\x0b") and ack.endswith(b"\x1c\r")
+    segments = ack[1:-2].decode().strip("\r").split("\r")
+    return segments[1].split("|")
+
+
+def test_processor_answers_ae_when_analysis_fails_and_keeps_the_error_record() -> None:
+    reports = _Reports()
+    processor = MdmProcessor(_FailingAnalyzer, reports)  # type: ignore[arg-type]
+    msa = _msa(processor.process(mdm(obx=(SECRET,)).encode()))
+    assert msa[:3] == ["MSA", "AE", "MSG0001"]
+    assert SECRET not in "|".join(msa)
+    (report,) = reports.written
+    assert report.note_id == "DOC-1" and report.error == "analysis failed (RuntimeError)"
+    assert processor.counts == {"AA": 0, "AE": 1, "AR": 0}
+
+
+def test_processor_answers_ae_when_a_sink_fails_and_ar_for_other_types() -> None:
+    processor = MdmProcessor(_FailingAnalyzer, None, _BrokenSink())  # type: ignore[arg-type]
+    assert _msa(processor.process(mdm("T11", obx=()).encode()))[1] == "AE"
+    adt = mdm().replace("MDM^T02^MDM_T02", "ADT^A01^ADT_A01").encode()
+    assert _msa(processor.process(adt))[1:3] == ["AR", "MSG0001"]
+
+
+def test_ack_escapes_delimiters_in_its_text() -> None:
+    message = parse_mdm(mdm())
+    ack = build_ack(message, "AE", "a|b^c&d~e\\f")
+    assert b"MSA|AE|MSG0001|a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f" in ack
+    assert b"ACK^T02^ACK" in ack and b"|SCRIBE|CLINIC|" in ack
