@@ -383,6 +383,7 @@ def test_signed_calls_pass_and_unsigned_or_bad_ones_get_401(
         "other audience": call(keys.token("https://elsewhere.example.org/cds-services/x")),
         "expired": call(keys.token(service, exp=int(time.time()) - 3600)),
         "no jti": call(keys.token(service, jti=None)),
+        "no iat": call(keys.token(service, iat=None)),
     }
     for why, answer in refused.items():
         assert answer.status_code == 401, why

@@ -15,7 +15,7 @@ Cards are informational only (no suggestions, no actions): the physician is aske
 led (AHIMA/ACDIS compliant queries), so no card proposes a diagnosis. The spec forbids null
 or empty values, so every response is pruned of them. With a JWKS configured every call but
 discovery must carry the CDS client's signed JWT (RS384/ES384, ``iss`` in the allowlist,
-``aud`` the service URL, ``exp``, ``jti`` not replayed) or get 401. Error responses name
+``aud`` the service URL, ``exp``, ``iat``, ``jti`` not replayed) or get 401. Error responses name
 fields and types, never note text or echoed request values (PHI).
 """
 
@@ -176,7 +176,7 @@ class JwtVerifier:
                 algorithms=[alg],
                 audience=audiences,
                 leeway=self.leeway,
-                options={"require": ["iss", "aud", "exp", "jti"]},
+                options={"require": ["iss", "aud", "exp", "iat", "jti"]},
             )
         except PermissionError:
             raise
