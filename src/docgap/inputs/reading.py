@@ -30,7 +30,7 @@ __all__ = [
     "open_sources",
 ]
 
-FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet", "fhir")
+FORMATS = ("auto", "txt", "csv", "tsv", "jsonl", "parquet", "fhir", "hl7")
 SUFFIX_FORMATS = {
     ".txt": "txt",
     ".text": "txt",
@@ -42,6 +42,7 @@ SUFFIX_FORMATS = {
     ".json": "jsonl",
     ".parquet": "parquet",
     ".pq": "parquet",
+    ".hl7": "hl7",
 }
 _META_MAX = 200  # other columns are kept as metadata when their values are short
 
@@ -195,6 +196,15 @@ class Source:
         else:
             assert self.stream is not None
             yield from read_fhir_bytes(self.stream.read(), "stdin", max_chars=self.max_chars)
+
+    def _read_hl7(self) -> Iterator[NoteInput]:
+        from docgap.inputs.hl7 import read_hl7_notes, read_hl7_path
+
+        if self.path is not None:
+            yield from read_hl7_path(self.path, max_chars=self.max_chars)
+        else:
+            assert self.stream is not None
+            yield from read_hl7_notes(self.stream.read(), "stdin", max_chars=self.max_chars)
 
     def _read_parquet(self) -> Iterator[NoteInput]:
         import pyarrow.parquet as pq
