@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
     from docgap.evaluation.scores import Scores
 
 from docgap.cli.base import (
-    _EXIT_HELP,
     EXIT_INTERRUPTED,
     _default_analyzer,
     _fail,
@@ -103,10 +102,26 @@ def _print_errors(errors: list[dict[str, Any]], console: Console) -> None:
             )
 
 
-@app.command(epilog=_EXIT_HELP)
+_EVALUATE_EXITS = (
+    "Exit codes: 0 scored; 2 unusable gold file (missing, not JSON Lines, a record without "
+    "its labels; the message names the line) or usage error; 1 unexpected internal error; "
+    "130 interrupted (Ctrl-C)."
+)
+
+
+@app.command(epilog=_EVALUATE_EXITS)
 def evaluate(
     gold: Annotated[
-        Path, typer.Argument(help="Gold file (JSON Lines, spec section 6).", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="GOLD",
+            help=(
+                'Gold file, JSON Lines: one {"id", "text", "gold": {"elements": {8 booleans}, '
+                '"status", "would_code", "chiropractic"}} object a line (README, "Evaluating '
+                'docgap").'
+            ),
+            show_default=False,
+        ),
     ],
     json_out: Annotated[
         Path | None,
