@@ -9,6 +9,7 @@ codes copied onto commands they do not describe.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -73,4 +74,6 @@ def test_placeholders_say_what_a_value_is() -> None:
 def test_evaluate_describes_the_gold_format() -> None:
     text = re.sub(r"\s+", " ", _help(["evaluate"]))
     assert '"gold": {"elements"' in text
-    assert "Evaluating docgap" in text
+    assert "Evaluate docgap on your own notes" in text
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    assert "### Evaluate docgap on your own notes" in readme

@@ -138,8 +138,8 @@ def evaluate(
             metavar="GOLD",
             help=(
                 'Gold file, JSON Lines: one {"id", "text", "gold": {"elements": {8 booleans}, '
-                '"status", "would_code", "chiropractic"}} object a line (README, "Evaluating '
-                'docgap").'
+                '"status", "would_code", "chiropractic"}} object a line (README, "Evaluate '
+                'docgap on your own notes").'
             ),
             show_default=False,
         ),

@@ -23,7 +23,8 @@ from docgap.cli.base import (
 
 _GOLD_HELP = (
     'A gold-label file, JSON Lines: one {"id", "text", "gold": {"elements", '
-    '"status", "would_code", "chiropractic"}} object a line (README, "Evaluating docgap").'
+    '"status", "would_code", "chiropractic"}} object a line (README, "Evaluate docgap on '
+    'your own notes").'
 )
 
 model_app = _App(

@@ -1,4 +1,4 @@
-"""Score docgap against gold labels (the gold format is in the README, "Evaluating docgap").
+"""Score docgap against gold labels (gold format: README, "Evaluate docgap...").
 
 The figures a release is judged by: per-element precision/recall/F1 with 95% intervals,
 status accuracy and macro-F1, the confusion matrix, and the false "supported" verdicts (the
