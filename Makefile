@@ -4,27 +4,39 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps: `make run` installs only what the analysis needs (no test tools, no 450 MB
+# pyspark); `make test` adds the dev and spark extras on top of the same .venv.
+STAMP_RUN  := $(VENV)/.installed-run
+STAMP_TEST := $(VENV)/.installed-test
 # Folders ruff checks (benchmarks/ only where it exists).
 LINT_PATHS := $(wildcard src tests benchmarks)
 
-.PHONY: install run test lint bench spark-bench model clean ensure-chromium java
+.PHONY: install install-dev run test lint bench spark-bench model clean ensure-chromium java
 
-install: $(STAMP)
+install: $(STAMP_RUN)
 
-# Re-installs only when the dependencies or their pins change.
-$(STAMP): pyproject.toml constraints.txt
+install-dev: $(STAMP_TEST)
+
+# The venv itself (pip upgraded once), shared by both installs.
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
+
+# Re-installs only when the dependencies or their pins change.
+$(STAMP_RUN): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e .
+	touch $(STAMP_RUN)
+
+$(STAMP_TEST): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install -c constraints.txt -e ".[dev,spark]"
-	touch $(STAMP)
+	touch $(STAMP_RUN) $(STAMP_TEST)
 
 run: install
 	$(BIN)/docgap scan examples/notes --out build/examples.jsonl
 	$(BIN)/docgap worklist build/examples.jsonl
 	$(BIN)/docgap report build/examples.jsonl --texts examples/notes --html build/examples.html
 
-test: install ensure-chromium java
+test: install-dev ensure-chromium java
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest
 
@@ -49,7 +61,7 @@ java:
 model: install
 	$(BIN)/docgap train corpus/dev/gold.jsonl --out models/review --card models/README.md
 
-spark-bench: install java
+spark-bench: install-dev java
 	$(BIN)/python benchmarks/spark_bench.py
 
 # Debian's headless Chromium for tests/test_html_browser.py (Playwright's own browser
@@ -65,10 +77,10 @@ ensure-chromium:
 	if [ -n "$$CI" ]; then echo "error: the browser tests need chromium" >&2; exit 1; fi; \
 	echo "warning: no chromium: tests/test_html_browser.py will be skipped" >&2
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check $(LINT_PATHS)
 
-bench: install
+bench: install-dev
 	@if [ -f benchmarks/bench.py ]; then \
 		$(BIN)/python benchmarks/bench.py; \
 	else \

@@ -16,22 +16,30 @@
 #
 # How often do real transcriptions document the elements of M53.0 (cervicocranial
 # syndrome), which statuses do they get, and which gaps come up most? This notebook runs
-# `docgap.Analyzer` over the MTSamples transcriptions (CC0; see
-# `../shared/corpora/mtsamples/README.md`), builds two pandas tables (one row per note,
-# one row per piece of evidence) and plots:
+# `docgap.Analyzer` over MTSamples transcriptions (CC0): by default the 50 real MTSamples
+# notes shipped in the repository's gold file `corpus/dev/gold.jsonl`, so it runs from a
+# fresh clone. It builds two pandas tables (one row per note with `docgap.to_frame`, one
+# row per piece of evidence), shows one note with its evidence highlighted
+# (`docgap.frames.show_note`) and plots:
 #
 # 1. the status distribution by specialty,
 # 2. element prevalence by assertion (affirmed, negated, uncertain, ...),
 # 3. the gaps found most often.
 #
-# It is kept as a jupytext percent script: open it as a notebook with
-# `jupytext --to notebook notebooks/coverage.py`, or run it as a plain script.
+# It is kept as a jupytext percent script (`make test` installs jupytext):
+#
+# - run it as a plain script: `.venv/bin/python notebooks/coverage.py`;
+# - open it in Jupyter: `.venv/bin/jupytext --to notebook notebooks/coverage.py` writes
+#   `notebooks/coverage.ipynb` (Jupyter itself is not a docgap dependency:
+#   `pip install jupyterlab`, then `jupyter lab notebooks/coverage.ipynb`);
+# - execute it as a notebook: `jupytext --to notebook --execute notebooks/coverage.py`
+#   (needs `pip install nbclient ipykernel`).
 #
 # Settings (environment variables):
 #
 # - `DOCGAP_MTSAMPLES`: the corpus, either MTSamples JSON Lines (`note_id`, `text`,
-#   `specialty`) or a docgap gold file (`id`, `text`, `setting`). Default: the shared copy
-#   `../shared/corpora/mtsamples/mtsamples.jsonl`, else `corpus/dev/gold.jsonl`.
+#   `specialty`; the full set of about 5,000 is on Kaggle and Hugging Face) or a docgap gold
+#   file (`id`, `text`, `setting`). Default: `corpus/dev/gold.jsonl`, in the repository.
 # - `DOCGAP_NOTEBOOK_SAMPLE`: analyse a random sample of this many distinct notes
 #   (default 0 = all of them; the whole corpus takes about a minute on two cores).
 # - `DOCGAP_NOTEBOOK_OUT`: where tables and figures are written (default
@@ -52,6 +60,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 import docgap
+import docgap.frames
 from docgap.packs.m53_0 import ELEMENTS
 
 try:  # Jupyter shows tables richly; a plain run prints them.
@@ -60,18 +69,15 @@ except ImportError:  # pragma: no cover - IPython is optional
     show = print
 
 ROOT = Path(__file__).resolve().parents[1] if "__file__" in globals() else Path.cwd().parent
-SHARED = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"
-FALLBACK = ROOT / "corpus" / "dev" / "gold.jsonl"
+DEFAULT = ROOT / "corpus" / "dev" / "gold.jsonl"  # shipped: the notebook runs from a clone
 SEED = 20261126
 MTSAMPLES_PREFIX = "mts-"
 
 
 def corpus_path() -> Path:
-    """The configured corpus, else the shared MTSamples copy, else the dev gold file."""
+    """The configured corpus (``DOCGAP_MTSAMPLES``), else the gold file in the repository."""
     configured = os.environ.get("DOCGAP_MTSAMPLES")
-    if configured:
-        return Path(configured)
-    return SHARED if SHARED.exists() else FALLBACK
+    return Path(configured) if configured else DEFAULT
 
 
 pd.set_option("display.width", 160)
@@ -130,26 +136,11 @@ print(f"analysing {len(notes_in)} notes")
 
 # %%
 analyzer = docgap.Analyzer()
-note_rows: list[dict] = []
+reports = []
 evidence_rows: list[dict] = []
 for row in notes_in.itertuples(index=False):
     report = analyzer.analyze(row.text, row.note_id)
-    note_rows.append(
-        {
-            "note_id": report.note_id,
-            "specialty": row.group,
-            "specialties": row.groups,
-            "status": report.status or "error",
-            "would_code": report.would_code,
-            "chiropractic": report.chiropractic,
-            "query_opportunity": report.query_opportunity,
-            **{e: bool(report.elements.get(e, False)) for e in ELEMENTS},
-            "gaps": report.gap_keys(),
-            "error": report.error,
-            "text_length": report.text_length,
-            **({"gold_status": row.gold_status} if hasattr(row, "gold_status") else {}),
-        }
-    )
+    reports.append(report)
     evidence_rows.extend(
         {
             "note_id": report.note_id,
@@ -166,7 +157,16 @@ for row in notes_in.itertuples(index=False):
         for ev in report.evidence
     )
 
-notes = pd.DataFrame(note_rows)
+# One row per note (elements as boolean columns), plus this notebook's own columns.
+notes = docgap.to_frame(reports)
+notes["status"] = notes["status"].fillna("error")
+notes["specialty"] = notes_in["group"].to_list()
+notes["specialties"] = notes_in["groups"].to_list()
+notes["gaps"] = notes["gaps"].map(lambda joined: joined.split("; ") if joined else [])
+for element in ELEMENTS:
+    notes[element] = notes[element].fillna(False).astype(bool)
+if "gold_status" in notes_in.columns:
+    notes["gold_status"] = notes_in["gold_status"].to_list()
 evidence = pd.DataFrame(
     evidence_rows,
     columns=[
@@ -186,6 +186,23 @@ notes.to_csv(OUT / "notes.csv", index=False)
 evidence.to_csv(OUT / "evidence.csv", index=False)
 failed = int(notes["error"].notna().sum())
 print(f"{len(notes)} notes, {len(evidence)} evidence rows, {failed} failed")
+
+# %% [markdown]
+# ## One note, its evidence highlighted
+#
+# Counted mentions are highlighted; mentions that did not count (negated, historical,
+# family, ...) are struck through; hover for the element, assertion and reason. In
+# Jupyter the cell shows the note; a plain run writes it to `note.html`.
+
+# %%
+texts = dict(zip(notes_in["note_id"], notes_in["text"], strict=True))
+example = next((r for r in reports if r.status == "supported"), reports[0])
+shown = docgap.frames.show_note(example, texts[example.note_id])
+(OUT / "note.html").write_text(str(shown), encoding="utf-8")
+if show is print:  # a plain run: the HTML is in the file, not on the terminal
+    print(f"{example.note_id} ({example.status}) highlighted: {OUT / 'note.html'}")
+else:
+    show(shown)
 
 # %% [markdown]
 # ## Status overall and by specialty

@@ -68,12 +68,12 @@ def independent_scores(gold: list[dict[str, Any]], scanned: list[dict[str, Any]]
             counts[0] += g and p
             counts[1] += p and not g
             counts[2] += g and not p
-    return {
+    return {  # None: nothing to measure (no gold and no predicted case), printed "n/a"
         "status_accuracy": round(right / len(gold), 4),
-        "element_micro_f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp else 0.0,
+        "element_micro_f1": round(2 * tp / (2 * tp + fp + fn), 4) if tp + fp + fn else None,
         "false_pass": false_pass,
-        "false_pass_rate": round(false_pass / not_supported, 4) if not_supported else 0.0,
-        "f1": {e: round(2 * c[0] / (2 * c[0] + c[1] + c[2]), 4) if c[0] else 0.0
+        "false_pass_rate": round(false_pass / not_supported, 4) if not_supported else None,
+        "f1": {e: round(2 * c[0] / (2 * c[0] + c[1] + c[2]), 4) if sum(c) else None
                for e, c in per_element.items()},
     }
 
@@ -109,6 +109,8 @@ def test_evaluate_matches_an_independent_scorer(evaluated: dict[str, Any], gold_
         assert scores[key] == pytest.approx(mine[key], abs=1e-4), key
     for element in ELEMENTS:
         assert scores["elements"][element]["f1"] == pytest.approx(mine["f1"][element], abs=1e-4)
+    present = {n["gold"]["status"] for n in gold} | {r["status"] for r in scanned}
+    assert set(scores["status_labels"]) == present
     # The deliberately wrong label makes the scores imperfect: the comparison has teeth.
     assert mine["status_accuracy"] < 1.0
 
@@ -129,9 +131,13 @@ def test_json_has_the_promised_top_level_keys(evaluated: dict[str, Any]) -> None
     for key in ("status_accuracy", "status_macro_f1", "false_pass", "false_pass_rate",
                 "element_micro_f1", "elements"):
         assert key in scores
+    assert scores["ci_method"]["precision"] == "wilson"
+    assert scores["ci_method"]["f1"].startswith("bootstrap-percentile (200 rounds")
     for figures in scores["elements"].values():
-        low, high = figures["ci95"]["f1"]
-        assert low <= figures["f1"] <= high
+        for measure in ("precision", "recall", "f1"):
+            if figures["ci95"][measure] is not None:
+                low, high = figures["ci95"][measure]
+                assert low <= figures[measure] <= high, measure
 
 
 def test_errors_show_the_wrong_note_with_its_evidence(evaluated: dict[str, Any]) -> None:
@@ -155,8 +161,18 @@ def test_errors_show_the_wrong_note_with_its_evidence(evaluated: dict[str, Any])
         (json.dumps({"id": "a", "text": "x",
                      "gold": {"elements": dict.fromkeys(ELEMENTS, False), "status": "fine"}}),
          ":1: gold.status must be one of"),
+        ('{"id": "a", "text": "x", "gold": []}', ":1: 'gold' must be a JSON object"),
+        ('{"id": "a", "text": "x", "gold": {"elements": [true]}}',
+         ":1: gold.elements must be a JSON object"),
+        (json.dumps({"id": "a", "text": "x",
+                     "gold": {"elements": dict.fromkeys(ELEMENTS, False),
+                              "status": "downcode", "would_code": 54.2}}),
+         ":1: gold.would_code must be a string or null"),
+        ('{"note_id": "a", "text": "x", "gold": {}}', "missing required key 'id' (name the id"),
+        ('[1, 2]', ":1: not a JSON object"),
     ],
-    ids=["malformed", "no-text", "no-elements", "bad-status"],
+    ids=["malformed", "no-text", "no-elements", "bad-status", "gold-list", "elements-list",
+         "code-number", "no-id", "array"],
 )
 def test_malformed_gold_is_a_clear_error(
     tmp_path: Path, cli: Any, line: str, message: str
@@ -177,3 +193,82 @@ def test_missing_or_empty_gold(tmp_path: Path, cli: Any, content: str | None) ->
     result = cli(["evaluate", str(path)])
     assert result.exit_code == 2
     assert result.stderr.startswith("docgap: error: ")
+
+
+# -- small sets: n/a, macro-F1 over the statuses present, Wilson intervals, --id-col ---------
+def _small_gold(tmp_path: Path, id_key: str = "id") -> Path:
+    """Two supported example notes: most elements present, upper_extremity in neither."""
+    expected = json.loads((REPO / "examples" / "expected.json").read_text(encoding="utf-8"))
+    lines = []
+    for note_id in ("01-supported-neurology", "12-supported-posterior-cervical-sympathetic"):
+        text = (EXAMPLES / f"{note_id}.txt").read_text(encoding="utf-8")
+        lines.append(json.dumps({id_key: note_id, "text": text, "gold": expected[note_id]}))
+    path = tmp_path / "small.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_small_set_is_scored_honestly(tmp_path: Path, cli: Any) -> None:
+    gold = _small_gold(tmp_path)
+    labels = [json.loads(line)["gold"] for line in gold.read_text(encoding="utf-8").splitlines()]
+    absent = [e for e in ELEMENTS if not any(g["elements"][e] for g in labels)]
+    assert absent, "the fixture needs an element absent from gold"
+    out = tmp_path / "scores.json"
+    result = cli(["evaluate", str(gold), "--json", str(out), "--quiet"])
+    assert result.exit_code == 0, result.stderr
+    scores = json.loads(out.read_text(encoding="utf-8"))
+    assert scores["status_labels"] == ["supported"]  # not five statuses, four of them 0
+    assert scores["status_macro_f1"] == 1.0
+    assert scores["false_pass_rate"] is None  # no note whose gold status is not supported
+    for element in absent:
+        figures = scores["elements"][element]
+        if figures["predicted"] == 0:
+            assert figures["precision"] is figures["recall"] is figures["f1"] is None
+    # Wilson 95% for 2/2 is [0.342, 1]; a bootstrap would have said [1, 1].
+    assert scores["status_accuracy_ci95"] == pytest.approx([0.3424, 1.0], abs=1e-3)
+    # Two notes are too few for an F1 interval: none, rather than a degenerate one.
+    assert all(f["ci95"]["f1"] is None for f in scores["elements"].values())
+    assert "n/a" in result.stdout
+    assert "over supported" in result.stdout
+    assert "Wilson" in result.stdout
+
+
+def test_id_col_names_the_gold_id_field(tmp_path: Path, cli: Any) -> None:
+    gold = _small_gold(tmp_path, id_key="note_id")
+    missing = cli(["evaluate", str(gold), "--quiet"])
+    assert missing.exit_code == 2
+    assert "--id-col" in missing.stderr
+    out = tmp_path / "scores.json"
+    result = cli(["evaluate", str(gold), "--id-col", "note_id", "--json", str(out), "--quiet",
+                  "--errors"])
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(out.read_text(encoding="utf-8"))["n"] == 2
+
+
+@pytest.mark.parametrize(
+    ("successes", "trials", "expected"),
+    [(0, 10, (0.0, 0.2775)), (5, 10, (0.2366, 0.7634)), (10, 10, (0.7225, 1.0))],
+)
+def test_wilson_interval_matches_the_textbook(
+    successes: int, trials: int, expected: tuple[float, float]
+) -> None:
+    from docgap.evaluation.intervals import wilson
+
+    low, high = wilson(successes, trials) or (None, None)
+    assert (low, high) == pytest.approx(expected, abs=1e-4)
+    assert wilson(0, 0) is None
+
+
+def test_bootstrap_f1_skips_too_few_positives() -> None:
+    import numpy as np
+
+    from docgap.evaluation.intervals import F1_MIN_POSITIVES, bootstrap_f1
+
+    rng = np.random.default_rng(0)
+    few = np.array([True] * (F1_MIN_POSITIVES - 1) + [False] * 20)
+    assert bootstrap_f1(few, few, rng, 100) is None
+    many = np.array([True, False] * 20)
+    pred = many.copy()
+    pred[:4] = ~pred[:4]
+    low, high = bootstrap_f1(many, pred, rng, 200) or (0.0, 0.0)
+    assert 0.0 < low < high <= 1.0

@@ -54,9 +54,10 @@ def _texts(corpus: Path) -> dict[str, str]:
 def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     corpus: Path = request.param
     out = tmp_path_factory.mktemp("coverage")
-    env = os.environ | {
+    env = {k: v for k, v in os.environ.items() if k != "DOCGAP_MTSAMPLES"} | {
         "MPLBACKEND": "Agg",
-        "DOCGAP_MTSAMPLES": str(corpus),
+        # The gold file is the notebook's default: run it without naming a corpus.
+        **({} if corpus == GOLD else {"DOCGAP_MTSAMPLES": str(corpus)}),
         "DOCGAP_NOTEBOOK_SAMPLE": str(SAMPLE),
         "DOCGAP_NOTEBOOK_OUT": str(out),
     }
@@ -74,6 +75,17 @@ def run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 
 def test_notebook_runs(run: dict[str, Any]) -> None:
     assert run["proc"].returncode == 0, run["proc"].stderr[-3000:]
+
+
+def test_default_corpus_is_shipped_in_the_repo(run: dict[str, Any]) -> None:
+    first = run["proc"].stdout.splitlines()[0]
+    assert first == f"corpus: {run['corpus']}"
+    assert run["corpus"] != GOLD or GOLD.is_relative_to(ROOT)
+
+
+def test_one_note_is_shown_with_its_evidence(run: dict[str, Any]) -> None:
+    html = (run["out"] / "note.html").read_text(encoding="utf-8")
+    assert "<mark" in html and "class='dg-note'" in html
 
 
 @pytest.mark.parametrize("figure", FIGURES)

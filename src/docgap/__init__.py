@@ -39,10 +39,15 @@ __all__ = [
     "__version__",
     "analyze",
     "default_analyzer",
+    "to_frame",
 ]
 
 # Names resolved on first use (PEP 562): module -> attribute.
-_LAZY = {"Analyzer": "docgap.analyzer", "NoteInput": "docgap.inputs.reading"}
+_LAZY = {
+    "Analyzer": "docgap.analyzer",
+    "NoteInput": "docgap.inputs.reading",
+    "to_frame": "docgap.frames",
+}
 
 
 def __getattr__(name: str) -> Any:

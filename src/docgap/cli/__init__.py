@@ -5,7 +5,18 @@ libraries (spaCy, medspaCy, scikit-learn, pandas) are imported inside the comman
 them, so ``docgap --help`` starts in well under a second.
 """
 
-from docgap.cli import check, evaluate, mllp, report, scan, serve, stats, train, worklist
+from docgap.cli import (
+    check,
+    compare,
+    evaluate,
+    mllp,
+    report,
+    scan,
+    serve,
+    stats,
+    train,
+    worklist,
+)
 from docgap.cli.base import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -28,7 +39,7 @@ __all__ = [
 ]
 
 # Registered for their side effect (each adds its command to ``app``), in help order.
-_COMMANDS = (scan, check, worklist, report, evaluate, stats, train, serve, mllp)
+_COMMANDS = (scan, check, worklist, report, evaluate, compare, stats, train, serve, mllp)
 
 
 def main() -> None:

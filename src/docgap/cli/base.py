@@ -31,12 +31,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import click
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from typer.core import TyperArgument, TyperCommand, TyperOption
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
     from docgap.analyzer import Analyzer
@@ -60,20 +61,89 @@ EXIT_FAILED = 3
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as other Unix tools
 
+# ``scan``'s exit codes (it imports this name); every other command states its own, below.
 _EXIT_HELP = (
     "Exit codes: 0 all notes analysed; 3 some records could not be analysed (each is in the "
     "output with an 'error'); 2 unusable input or usage error (missing file, unknown format, "
     "table without the text column); 1 unexpected internal error; 130 interrupted (Ctrl-C), "
     "output flushed; 141 the output pipe was closed."
 )
+# The codes every command shares (the root help); each command's help adds what it means.
+_ROOT_EXITS = (
+    "Exit codes: 0 success; 2 unusable input or usage error; 1 unexpected internal error; "
+    "130 interrupted. 'scan' and 'check' add their own (see their --help)."
+)
+# Commands that read a file and write a table or a file.
+_READER_EXITS = (
+    "Exit codes: 0 written; 2 unusable input (missing or malformed file) or usage error; "
+    "1 unexpected internal error."
+)
 
 log = logging.getLogger("docgap")
 
-app = typer.Typer(
+
+class _Argument(TyperArgument):
+    """An argument whose help names what it holds (``NOTES...``), not a Python type."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _metavar(param: TyperOption) -> str:
+    """The placeholder of an option's value: ``[a|b]`` for choices, else FILE/PATH/N/TEXT."""
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in desc.choices or ()) + "]"
+    if desc.is_path:
+        label = "FILE" if desc.path_type == "file" else "PATH"
+    else:
+        label = {"int": "N", "float": "NUMBER"}.get(param.bare_type().removeprefix("list["), "")
+        label = label or "TEXT"
+    return f"{label}..." if desc.is_list else label
+
+
+class _Option(TyperOption):
+    """An option whose help shows a placeholder (FILE, N, [a|b]), never ``<bool>`` or ``<str>``."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        if self.is_flag:
+            return None
+        return self.metavar if self.metavar is not None else _metavar(self)
+
+
+class _Command(TyperCommand):
+    """Typer's command with plain placeholders in its help (typer shows Python type names)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        for param in params:
+            if type(param) is TyperArgument:
+                param.__class__ = _Argument
+            elif type(param) is TyperOption:
+                param.__class__ = _Option
+        return params
+
+
+class _App(typer.Typer):
+    """The docgap app: every command gets :class:`_Command` unless it names its own class.
+
+    Help is plain text: rich markup would eat "[spark]" in "pip install 'docgap[spark]'".
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("rich_markup_mode", None)
+        super().__init__(**kwargs)
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(
     name="docgap",
     help="Does a clinical note support ICD-10-CM M53.0 (cervicocranial syndrome), and if not, "
     "why? Scan notes, list the work for CDI, evaluate against gold labels, count coverage.",
-    epilog=_EXIT_HELP,
+    epilog=_ROOT_EXITS,
     pretty_exceptions_show_locals=False,  # locals would print note text
     add_completion=False,
     no_args_is_help=True,
@@ -235,5 +305,3 @@ def _root(
     ] = False,
 ) -> None:
     _configure_logging()
-
-

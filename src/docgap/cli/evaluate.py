@@ -17,7 +17,6 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
     from docgap.evaluation.scores import Scores
 
 from docgap.cli.base import (
-    _EXIT_HELP,
     EXIT_INTERRUPTED,
     _default_analyzer,
     _fail,
@@ -29,14 +28,28 @@ from docgap.cli.base import (
 )
 
 
+def _figure(value: float | None, digits: int = 3) -> str:
+    """A figure, or "n/a" when there was nothing to measure (no gold and no predicted case)."""
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
 def _ci(figures: dict[str, Any], measure: str) -> str:
     low_high = (figures.get("ci95") or {}).get(measure)
-    value = f"{figures[measure]:.3f}"
+    value = _figure(figures[measure])
     return f"{value} [{low_high[0]:.3f}, {low_high[1]:.3f}]" if low_high else value
 
 
+def _with_interval(value: float | None, interval: list[float] | None) -> str:
+    text = _figure(value, 4)
+    return f"{text} [{interval[0]:.3f}, {interval[1]:.3f}]" if interval else text
+
+
 def _print_scores(scores: Scores, console: Console) -> None:
-    table = Table(title=f"Elements ({scores.n} notes, 95% bootstrap CI)", title_justify="left")
+    table = Table(
+        title=f"Elements ({scores.n} notes; 95% intervals: Wilson for precision and recall, "
+        f"F1: {scores.ci_method.get('f1', 'none')}; n/a: no gold and no predicted case)",
+        title_justify="left",
+    )
     for name in ("element", "gold", "predicted", "precision", "recall", "F1"):
         table.add_column(name, justify="left" if name == "element" else "right")
     for element, figures in scores.elements.items():
@@ -53,13 +66,20 @@ def _print_scores(scores: Scores, console: Console) -> None:
         n for gold, row in scores.confusion.items() if gold != "supported" for n in row.values()
     )
     for label, value in (
-        ("status accuracy", f"{scores.status_accuracy:.4f}"),
-        ("status macro-F1", f"{scores.status_macro_f1:.4f}"),
-        ("element micro-F1", f"{scores.element_micro_f1:.4f}"),
+        (
+            "status accuracy",
+            _with_interval(scores.status_accuracy, scores.status_accuracy_ci95),
+        ),
+        (
+            "status macro-F1",
+            f"{scores.status_macro_f1:.4f} (over {', '.join(scores.status_labels)})",
+        ),
+        ("element micro-F1", _figure(scores.element_micro_f1, 4)),
         (
             "false supported",
-            f"{scores.false_pass} (rate {scores.false_pass_rate:.4f} of the {not_supported} notes "
-            "whose gold status is not supported)",
+            f"{scores.false_pass} (rate "
+            f"{_with_interval(scores.false_pass_rate, scores.false_pass_rate_ci95)} of the "
+            f"{not_supported} notes whose gold status is not supported)",
         ),
         ("chiropractic accuracy", f"{scores.chiropractic_accuracy:.4f}"),
         ("would-code accuracy", f"{scores.would_code_accuracy:.4f}"),
@@ -103,10 +123,26 @@ def _print_errors(errors: list[dict[str, Any]], console: Console) -> None:
             )
 
 
-@app.command(epilog=_EXIT_HELP)
+_EVALUATE_EXITS = (
+    "Exit codes: 0 scored; 2 unusable gold file (missing, not JSON Lines, a record without "
+    "its labels; the message names the line) or usage error; 1 unexpected internal error; "
+    "130 interrupted (Ctrl-C)."
+)
+
+
+@app.command(epilog=_EVALUATE_EXITS)
 def evaluate(
     gold: Annotated[
-        Path, typer.Argument(help="Gold file (JSON Lines, spec section 6).", show_default=False)
+        Path,
+        typer.Argument(
+            metavar="GOLD",
+            help=(
+                'Gold file, JSON Lines: one {"id", "text", "gold": {"elements": {8 booleans}, '
+                '"status", "would_code", "chiropractic"}} object a line (README, "Evaluate '
+                'docgap on your own notes").'
+            ),
+            show_default=False,
+        ),
     ],
     json_out: Annotated[
         Path | None,
@@ -116,19 +152,30 @@ def evaluate(
         bool, typer.Option("--errors", help="List each wrong note with its evidence.")
     ] = False,
     bootstrap: Annotated[
-        int, typer.Option("--bootstrap", min=0, help="Bootstrap rounds for the 95% CIs (0: none).")
+        int,
+        typer.Option(
+            "--bootstrap",
+            min=0,
+            help="Bootstrap rounds for the F1 intervals (0: none); precision, recall and "
+            "rates always get Wilson intervals.",
+        ),
     ] = 1000,
+    id_col: Annotated[
+        str, typer.Option("--id-col", help="The field of each gold record holding the note id.")
+    ] = "id",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Run docgap over a gold file and score it against the labels.
 
-    Per element: precision, recall, F1 with bootstrap CIs; status accuracy, macro-F1, the
-    confusion matrix and the false 'supported' verdicts.
+    Per element: precision, recall, F1 with 95% intervals (Wilson for proportions, which
+    stay meaningful on a few dozen notes; a bootstrap for F1); "n/a" where an element is
+    absent from gold and prediction. Status accuracy, macro-F1 over the statuses present,
+    the confusion matrix and the false 'supported' verdicts.
     """
     from docgap.evaluation.scores import GoldError, load_gold, score  # scikit-learn: loaded on use
 
     try:
-        notes = list(load_gold(gold))
+        notes = list(load_gold(gold, id_col=id_col))
     except GoldError as exc:
         _fail(str(exc))
     except OSError as exc:

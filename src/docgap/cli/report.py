@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
     pass
 
 from docgap.cli.base import (
-    _EXIT_HELP,
+    _READER_EXITS,
     InFormat,
     _fail,
     _internal_errors,
@@ -26,10 +26,11 @@ from docgap.cli.base import (
 )
 
 
-@app.command(epilog=_EXIT_HELP)
+@app.command(epilog=_READER_EXITS)
 def report(
     report_file: Annotated[
-        Path, typer.Argument(help="A JSON Lines report written by 'docgap scan'.")
+        Path,
+        typer.Argument(metavar="REPORT", help="A JSON Lines report written by 'docgap scan'."),
     ],
     html: Annotated[Path, typer.Option("--html", help="The HTML file to write.", dir_okay=False)],
     texts: Annotated[

@@ -21,7 +21,6 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
     pass
 
 from docgap.cli.base import (
-    _EXIT_HELP,
     EXIT_INTERRUPTED,
     InFormat,
     _default_analyzer,
@@ -52,11 +51,18 @@ def _stats_records(
                 advance()
 
 
-@app.command(epilog=_EXIT_HELP)
+_STATS_EXITS = (
+    "Exit codes: 0 figures written; 2 unusable input (missing or malformed file, no notes) or "
+    "usage error; 1 unexpected internal error; 130 interrupted (Ctrl-C)."
+)
+
+
+@app.command(epilog=_STATS_EXITS)
 def stats(
     inputs: Annotated[
         list[str],
         typer.Argument(
+            metavar="REPORTS...",
             help="JSON Lines reports of 'docgap scan', or raw inputs (scanned first).",
             show_default=False,
         ),
@@ -118,5 +124,3 @@ def stats(
             figures.write_csv(csv_out)
         if json_out is not None:
             figures.write_json(json_out)
-
-

@@ -13,22 +13,29 @@ from typing import Annotated
 import typer
 
 from docgap.cli.base import (
-    _EXIT_HELP,
+    _READER_EXITS,
+    _App,
     _fail,
     _internal_errors,
     _say,
     app,
 )
 
-model_app = typer.Typer(
+_GOLD_HELP = (
+    'A gold-label file, JSON Lines: one {"id", "text", "gold": {"elements", '
+    '"status", "would_code", "chiropractic"}} object a line (README, "Evaluate docgap on '
+    'your own notes").'
+)
+
+model_app = _App(
     help="Evaluate a trained review model, or refresh its model card.", no_args_is_help=True
 )
 app.add_typer(model_app, name="model")
 
 
-@app.command(epilog=_EXIT_HELP)
+@app.command(epilog=_READER_EXITS)
 def train(
-    gold: Annotated[Path, typer.Argument(help="A gold-label file (JSON Lines; see the README).")],
+    gold: Annotated[Path, typer.Argument(metavar="GOLD", help=_GOLD_HELP)],
     out: Annotated[
         Path,
         typer.Option(
@@ -70,7 +77,7 @@ def train(
 
 @model_app.command("evaluate")
 def evaluate_model(
-    gold: Annotated[Path, typer.Argument(help="A gold-label file (JSON Lines).")],
+    gold: Annotated[Path, typer.Argument(metavar="GOLD", help=_GOLD_HELP)],
     model: Annotated[
         Path | None,
         typer.Option("--model", help="Model folder (default: the shipped model)."),
@@ -95,7 +102,9 @@ def evaluate_model(
 
 @model_app.command("card")
 def model_card(
-    model: Annotated[Path, typer.Argument(help="Model folder (its metadata.json).")],
+    model: Annotated[
+        Path, typer.Argument(metavar="MODEL", help="Model folder (its metadata.json).")
+    ],
     update: Annotated[Path, typer.Option("--update", help="The model card (Markdown).")],
 ) -> None:
     """Rewrite a model card's generated metrics section from the model's metadata."""

@@ -17,7 +17,7 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
     pass
 
 from docgap.cli.base import (
-    _EXIT_HELP,
+    _READER_EXITS,
     _fail,
     _internal_errors,
     _stdout_console,
@@ -25,11 +25,15 @@ from docgap.cli.base import (
 )
 
 
-@app.command(epilog=_EXIT_HELP)
+@app.command(epilog=_READER_EXITS)
 def worklist(
     report: Annotated[
         Path,
-        typer.Argument(help="A JSON Lines report written by 'docgap scan'.", show_default=False),
+        typer.Argument(
+            metavar="REPORT",
+            help="A JSON Lines report written by 'docgap scan'.",
+            show_default=False,
+        ),
     ],
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="Show at most N notes.")

@@ -1,8 +1,11 @@
-"""Score docgap against gold labels (spec section 6) with scikit-learn's metrics.
+"""Score docgap against gold labels (gold format: README, "Evaluate docgap...").
 
-The figures a release is judged by: per-element precision/recall/F1 with bootstrap
-confidence intervals over notes, status accuracy and macro-F1, the confusion matrix, and
-the false "supported" verdicts (the ones that fail audits).
+The figures a release is judged by: per-element precision/recall/F1 with 95% intervals,
+status accuracy and macro-F1, the confusion matrix, and the false "supported" verdicts (the
+ones that fail audits). Honest on small sets: a figure with nothing to measure is ``None``
+("n/a"), never a 0 or a 1 that looks like a result; macro-F1 averages only the statuses that
+occur (in gold or prediction); intervals are Wilson for proportions and a bootstrap for F1
+(:mod:`docgap.evaluation.intervals`), each named in ``ci_method``.
 """
 
 from __future__ import annotations
@@ -14,13 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import (
-    accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
+from docgap.evaluation.intervals import (
+    BOOTSTRAP,
+    F1_MIN_POSITIVES,
+    WILSON,
+    bootstrap_f1,
+    f1_of,
+    wilson,
+)
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.report import STATUSES, NoteReport
 
@@ -31,7 +37,7 @@ _SEED = 20261126
 
 
 class GoldError(ValueError):
-    """A gold file line that does not follow spec section 6."""
+    """A gold file line that does not follow the gold format (one line, no note text)."""
 
 
 @dataclass(frozen=True)
@@ -48,34 +54,52 @@ class GoldNote:
     phenomena: tuple[str, ...] = ()
 
 
-def _gold_from(obj: Any, line_no: int, source: str) -> GoldNote:
+def _gold_from(obj: Any, line_no: int, source: str, id_col: str = "id") -> GoldNote:
     where = f"{source}:{line_no}"
     if not isinstance(obj, dict):
         raise GoldError(f"{where}: not a JSON object")
-    for key in ("id", "text", "gold"):
+    for key in (id_col, "text", "gold"):
         if key not in obj:
-            raise GoldError(f"{where}: missing required key {key!r}")
+            hint = " (name the id field with --id-col)" if key == id_col else ""
+            raise GoldError(f"{where}: missing required key {key!r}{hint}")
+    if not isinstance(obj[id_col], (str, int)) or isinstance(obj[id_col], bool):
+        raise GoldError(f"{where}: {id_col!r} must be a string or an integer")
     gold = obj["gold"]
+    if not isinstance(gold, dict):
+        raise GoldError(f"{where}: 'gold' must be a JSON object")
     elements = gold.get("elements", {})
+    if not isinstance(elements, dict):
+        raise GoldError(f"{where}: gold.elements must be a JSON object of booleans")
     missing = [e for e in ELEMENTS if not isinstance(elements.get(e), bool)]
     if missing:
         raise GoldError(f"{where}: gold.elements lacks booleans for {', '.join(missing)}")
     if gold.get("status") not in STATUSES:
         raise GoldError(f"{where}: gold.status must be one of {', '.join(STATUSES)}")
+    if not isinstance(gold.get("would_code"), (str, type(None))):
+        raise GoldError(f"{where}: gold.would_code must be a string or null")
+    if not isinstance(gold.get("chiropractic", False), bool):
+        raise GoldError(f"{where}: gold.chiropractic must be true or false")
+    phenomena = obj.get("phenomena") or ()
+    if not isinstance(phenomena, (list, tuple)):
+        raise GoldError(f"{where}: 'phenomena' must be a list")
     return GoldNote(
-        id=str(obj["id"]),
+        id=str(obj[id_col]),
         text=obj["text"],
         elements={e: bool(elements[e]) for e in ELEMENTS},
         chiropractic=bool(gold.get("chiropractic", False)),
         status=gold["status"],
         would_code=gold.get("would_code"),
         setting=obj.get("setting"),
-        phenomena=tuple(obj.get("phenomena") or ()),
+        phenomena=tuple(str(p) for p in phenomena),
     )
 
 
-def load_gold(path: Path) -> Iterator[GoldNote]:
-    """Read a gold file (JSON Lines); a malformed line is a :class:`GoldError`."""
+def load_gold(path: Path, id_col: str = "id") -> Iterator[GoldNote]:
+    """Read a gold file (JSON Lines); a malformed line is a :class:`GoldError`.
+
+    ``id_col`` names the field holding each note's id (``id`` in docgap's corpora; other
+    gold sets often use ``note_id``).
+    """
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
@@ -84,30 +108,35 @@ def load_gold(path: Path) -> Iterator[GoldNote]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise GoldError(f"{path}:{line_no}: malformed JSON ({exc.msg})") from None
-            yield _gold_from(obj, line_no, str(path))
+            yield _gold_from(obj, line_no, str(path), id_col)
 
 
-def _prf(gold: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:
-    p, r, f, _ = precision_recall_fscore_support(
-        gold, pred, average="binary", pos_label=True, zero_division=0.0
-    )
-    return float(p), float(r), float(f)
+def _ratio(numerator: int, denominator: int) -> float | None:
+    return round(numerator / denominator, 4) if denominator else None
 
 
-def _bootstrap_ci(
+def _interval(bounds: tuple[float, float] | None) -> list[float] | None:
+    return [round(bounds[0], 4), round(bounds[1], 4)] if bounds else None
+
+
+def _element_figures(
     gold: np.ndarray, pred: np.ndarray, rng: np.random.Generator, rounds: int
-) -> dict[str, list[float]]:
-    n = len(gold)
-    samples: dict[str, list[float]] = {"precision": [], "recall": [], "f1": []}
-    for _ in range(rounds):
-        idx = rng.integers(0, n, n)
-        p, r, f = _prf(gold[idx], pred[idx])
-        samples["precision"].append(p)
-        samples["recall"].append(r)
-        samples["f1"].append(f)
+) -> dict[str, Any]:
+    """Precision, recall, F1 of one element; ``None`` (n/a) where the denominator is empty."""
+    tp = int(np.sum(gold & pred))
+    support, predicted = int(gold.sum()), int(pred.sum())
+    f1 = f1_of(gold, pred)
     return {
-        k: [round(float(np.percentile(v, 2.5)), 4), round(float(np.percentile(v, 97.5)), 4)]
-        for k, v in samples.items()
+        "precision": _ratio(tp, predicted),
+        "recall": _ratio(tp, support),
+        "f1": None if f1 is None else round(f1, 4),
+        "support": support,
+        "predicted": predicted,
+        "ci95": {
+            "precision": _interval(wilson(tp, predicted)),
+            "recall": _interval(wilson(tp, support)),
+            "f1": _interval(bootstrap_f1(gold, pred, rng, rounds)),
+        },
     }
 
 
@@ -119,14 +148,18 @@ class Scores:
     status_accuracy: float
     status_macro_f1: float
     false_pass: int
-    false_pass_rate: float
-    element_micro_f1: float
+    false_pass_rate: float | None
+    element_micro_f1: float | None
     elements: dict[str, dict[str, Any]]
     confusion: dict[str, dict[str, int]]
     chiropractic_accuracy: float
     would_code_accuracy: float
     errors: list[dict[str, Any]] = field(default_factory=list)
     failed: int = 0
+    status_labels: list[str] = field(default_factory=list)
+    status_accuracy_ci95: list[float] | None = None
+    false_pass_rate_ci95: list[float] | None = None
+    ci_method: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The machine-readable summary (`docgap evaluate --json`)."""
@@ -134,12 +167,16 @@ class Scores:
             "n": self.n,
             "status_accuracy": self.status_accuracy,
             "status_macro_f1": self.status_macro_f1,
+            "status_labels": self.status_labels,
+            "status_accuracy_ci95": self.status_accuracy_ci95,
             "false_pass": self.false_pass,
+            "false_pass_rate_ci95": self.false_pass_rate_ci95,
             "false_pass_rate": self.false_pass_rate,
             "element_micro_f1": self.element_micro_f1,
             "chiropractic_accuracy": self.chiropractic_accuracy,
             "would_code_accuracy": self.would_code_accuracy,
             "failed": self.failed,
+            "ci_method": self.ci_method,
             "elements": self.elements,
             "confusion": self.confusion,
             "errors": self.errors,
@@ -180,16 +217,12 @@ def score(
         p = np.array([bool(x.elements.get(element, False)) for x in preds], dtype=bool)
         all_gold.extend(g.tolist())
         all_pred.extend(p.tolist())
-        precision, recall, f1 = _prf(g, p)
-        elements[element] = {
-            "precision": round(precision, 4),
-            "recall": round(recall, 4),
-            "f1": round(f1, 4),
-            "support": int(g.sum()),
-            "predicted": int(p.sum()),
-            "ci95": _bootstrap_ci(g, p, rng, bootstrap_rounds) if bootstrap_rounds else {},
-        }
-    _, _, micro = _prf(np.array(all_gold), np.array(all_pred))
+        elements[element] = _element_figures(g, p, rng, bootstrap_rounds)
+    micro = f1_of(np.array(all_gold, dtype=bool), np.array(all_pred, dtype=bool))
+    # Macro-F1 over the statuses that occur: a status absent from gold and prediction has no
+    # F1, and counting it as 0 would sink a small set's score for nothing it got wrong.
+    present = [s for s in STATUSES if s in gold_status or s in pred_status]
+    right = sum(1 for g, p in zip(gold_status, pred_status, strict=True) if g == p)
 
     errors = []
     if keep_errors:
@@ -229,18 +262,27 @@ def score(
         status_macro_f1=round(
             float(
                 f1_score(
-                    gold_status,
-                    pred_status,
-                    labels=list(STATUSES),
-                    average="macro",
-                    zero_division=0.0,
+                    gold_status, pred_status, labels=present, average="macro", zero_division=0.0
                 )
             ),
             4,
         ),
+        status_labels=present,
+        status_accuracy_ci95=_interval(wilson(right, n)),
         false_pass=false_pass,
-        false_pass_rate=round(false_pass / len(not_supported), 4) if not_supported else 0.0,
-        element_micro_f1=round(micro, 4),
+        false_pass_rate=_ratio(false_pass, len(not_supported)),
+        false_pass_rate_ci95=_interval(wilson(false_pass, len(not_supported))),
+        element_micro_f1=None if micro is None else round(micro, 4),
+        ci_method={
+            "precision": WILSON,
+            "recall": WILSON,
+            "status_accuracy": WILSON,
+            "false_pass_rate": WILSON,
+            "f1": f"{BOOTSTRAP} ({bootstrap_rounds} rounds; none under "
+            f"{F1_MIN_POSITIVES} positive notes)"
+            if bootstrap_rounds
+            else "none (--bootstrap 0)",
+        },
         elements=elements,
         confusion=confusion,
         chiropractic_accuracy=round(
