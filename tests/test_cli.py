@@ -193,16 +193,43 @@ def test_unusable_input_in_a_real_process(tmp_path: Path, docgap_proc: Any, whic
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
 
 
-def test_an_internal_error_exits_1_without_note_text(
+def test_a_note_that_crashes_the_analysis_becomes_its_error_record(
     tmp_path: Path, cli: Any, analyzer: docgap.Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One analysis loop: a crash on one note loses that note only, and leaks no text."""
+    secret = "Patient Jane Roe MRN 0048213 occipital headache"
+    (tmp_path / "a.txt").write_text(secret, encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Neck pain. Cervicalgia.", encoding="utf-8")
+    real = analyzer.analyze_input
+
+    def crash(note: Any) -> Any:
+        if "Jane" in (note.text or ""):
+            raise RuntimeError(f"crashed on {note.text}")
+        return real(note)
+
+    monkeypatch.setattr(analyzer, "analyze_input", crash)
+    out = tmp_path / "out.jsonl"
+    result = cli(["scan", str(tmp_path), "--out", str(out)])
+    assert result.exit_code == cli_module.EXIT_FAILED
+    records = {r["note_id"]: r for r in map(json.loads, out.read_text().splitlines())}
+    assert records["a"]["error"] == "analysis failed (RuntimeError)"
+    assert records["b"]["status"] is not None and "error" not in records["b"]
+    assert "Jane" not in result.stderr and "Jane" not in out.read_text()
+
+
+def test_an_internal_error_exits_1_without_note_text(
+    tmp_path: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     secret = "Patient Jane Roe MRN 0048213 occipital headache"
     (tmp_path / "note.txt").write_text(secret, encoding="utf-8")
+    import docgap.engines.loop as loop
 
-    def crash(note: Any) -> Any:
-        raise RuntimeError(f"crashed on {note.text}")
+    def broken_loop(analyzer: Any, records: Any, hook: Any = None) -> Any:
+        for note in records:
+            raise RuntimeError(f"the loop broke on {note.text}")
+        yield from ()
 
-    monkeypatch.setattr(analyzer, "analyze_input", crash)
+    monkeypatch.setattr(loop, "analyze_all", broken_loop)
     result = cli(["scan", str(tmp_path / "note.txt")])
     assert result.exit_code == cli_module.EXIT_INTERNAL
     assert "internal error (RuntimeError)" in result.stderr
