@@ -28,9 +28,7 @@ def evidence_snapshot(record: dict[str, Any]) -> dict[str, Any]:
         "would_code": record.get("would_code"),
         "elements": record.get("elements") or {},
         "gaps": [g.get("key") for g in record.get("gaps") or ()],
-        "evidence": [
-            {k: ev.get(k) for k in _EVIDENCE_KEYS} for ev in record.get("evidence") or ()
-        ],
+        "evidence": [{k: ev.get(k) for k in _EVIDENCE_KEYS} for ev in record.get("evidence") or ()],
     }
 
 

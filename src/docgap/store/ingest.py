@@ -159,15 +159,26 @@ def _attach(db: Session, note_id: str, report: Report) -> StatusChange | None:
     item.updated_at = now
     if before_status == report.status:
         record_entry(
-            db, item, SYSTEM_USER, "rescan", before_state, {"status": report.status},
+            db,
+            item,
+            SYSTEM_USER,
+            "rescan",
+            before_state,
+            {"status": report.status},
         )
         return None
     item.previous_status = before_status
     item.status_changed_at = now
     item.state = "new"
     item.assignee = None
-    for name in ("override_status", "override_elements", "override_reason", "query_text",
-                 "response", "final_code"):
+    for name in (
+        "override_status",
+        "override_elements",
+        "override_reason",
+        "query_text",
+        "response",
+        "final_code",
+    ):
         setattr(item, name, None)
     record_entry(
         db,
@@ -178,5 +189,3 @@ def _attach(db: Session, note_id: str, report: Report) -> StatusChange | None:
         {"status_changed": True, "before_status": before_status, "status": report.status},
     )
     return StatusChange(note_id, before_status, report.status)
-
-

@@ -11,7 +11,7 @@ The schema itself is created by the Alembic migrations in ``migrations/``, never
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -59,7 +59,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class Base(DeclarativeBase):
     """The declarative base of every store table."""
 
-    type_annotation_map = {dict[str, Any]: JSON, dt.datetime: UTCDateTime}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, dt.datetime: UTCDateTime}
 
 
 class Note(Base):

@@ -8,7 +8,6 @@ appends an audit entry in the same transaction.
 
 from __future__ import annotations
 
-
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -218,5 +217,3 @@ _ACTIONS = {
     "answer": _answer,
     "close": _close,
 }
-
-

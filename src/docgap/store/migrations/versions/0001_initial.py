@@ -34,6 +34,7 @@ FOR EACH ROW EXECUTE FUNCTION docgap_audit_append_only()
 
 
 def upgrade() -> None:
+    """Create every table (and the append-only triggers of the audit log)."""
     op.create_table(
         "notes",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -112,6 +113,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    """Drop every table and trigger of this revision."""
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
