@@ -5,7 +5,7 @@ libraries (spaCy, medspaCy, scikit-learn, pandas) are imported inside the comman
 them, so ``docgap --help`` starts in well under a second.
 """
 
-from docgap.cli import check, evaluate, report, scan, serve, stats, train, worklist
+from docgap.cli import check, db, evaluate, report, scan, serve, stats, train, worklist
 from docgap.cli.base import (
     EXIT_BROKEN_PIPE,
     EXIT_FAILED,
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 # Registered for their side effect (each adds its command to ``app``), in help order.
-_COMMANDS = (scan, check, worklist, report, evaluate, stats, train, serve)
+_COMMANDS = (scan, check, worklist, report, evaluate, stats, train, serve, db)
 
 
 def main() -> None:
