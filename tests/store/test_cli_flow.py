@@ -178,3 +178,30 @@ def test_scan_then_ingest_real_reports(db_url: str, tmp_path: Path, cli) -> None
             run("db", "ingest", report, "--texts", EXAMPLE_NOTES, "--db", db_url, "--json")
         )
         assert summary["reports_added"] == expected
+
+
+def test_rescan_with_changed_rules_shows_changed_statuses(ingested: str, tmp_path: Path) -> None:
+    """New rules: every note gets a new report, the changed one is listed and kept visible."""
+    lines = EXAMPLE_REPORTS.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines if line.strip()]
+    for record in records:
+        if record["note_id"] == "04-at-risk-no-cranial":
+            record["status"] = "downcode"
+    rescan = tmp_path / "rescan.jsonl"
+    rescan.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    out = run(
+        "db", "ingest", rescan, "--texts", EXAMPLE_NOTES, "--db", ingested,
+        "--lexicon-hash", "f" * 64,
+    )  # fmt: skip
+    assert "12 report(s) added" in out
+    assert "status changed: 04-at-risk-no-cranial: at_risk -> downcode" in out
+    items = {
+        i["note_id"]: i for i in json.loads(run("worklist", "--db", ingested, "--format", "json"))
+    }
+    changed = items["04-at-risk-no-cranial"]
+    assert (changed["status"], changed["previous_status"], changed["status_changed"]) == (
+        "downcode", "at_risk", True,
+    )  # fmt: skip
+    assert not items["01-supported-neurology"]["status_changed"]
+    table = run("worklist", "--db", ingested)
+    assert "at_risk -> downcode" in table

@@ -99,8 +99,19 @@ def db_ingest(
         "text"
     ),
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    lexicon_hash: Annotated[
+        str | None,
+        typer.Option(
+            "--lexicon-hash",
+            help="The rules the reports were scanned with (default: the shipped rules' hash).",
+        ),
+    ] = None,
 ) -> None:
-    """Store a scan's reports: the same text under the same rules adds nothing."""
+    """Store a scan's reports: the same text under the same rules adds nothing.
+
+    New text or new rules add a revision and keep the old one; a note whose status changed
+    goes back to 'new' and is listed here.
+    """
     from docgap.inputs.reading import InputError, open_sources
     from docgap.outputs.writers import ReportFileError, read_reports
     from docgap.store import ingest
@@ -114,7 +125,7 @@ def db_ingest(
                 for note in source.records():
                     if note.text is not None:
                         note_texts.setdefault(note.note_id, note.text)
-            result = ingest(db, read_reports(reports), note_texts)
+            result = ingest(db, read_reports(reports), note_texts, lexicon_hash=lexicon_hash)
         except (ReportFileError, InputError) as exc:
             _fail(str(exc))
     if as_json:
