@@ -23,6 +23,8 @@ __all__ = ["DEFAULT_URL", "StoreError", "engine_for", "session", "upgrade"]
 
 DEFAULT_URL = "sqlite:///docgap.db"
 _MIGRATIONS = Path(__file__).parent / "migrations"
+# URLs whose schema was found current in this process (checked once, not per session).
+_CURRENT: set[str] = set()
 
 
 class StoreError(Exception):
@@ -56,6 +58,7 @@ def upgrade(url: str, revision: str = "head") -> str:
     with engine_for(url).begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+    _CURRENT.discard(url)
     return current_revision(url) or ""
 
 
@@ -65,6 +68,7 @@ def current_revision(url: str) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+@lru_cache(maxsize=1)
 def head_revision() -> str:
     """The newest schema revision this docgap ships."""
     head = ScriptDirectory.from_config(_config()).get_current_head()
@@ -78,12 +82,14 @@ def session(url: str) -> Iterator[Session]:
 
     Refuses a database whose schema is not the newest (run ``docgap db upgrade``).
     """
-    current = current_revision(url)
-    if current != head_revision():
-        raise StoreError(
-            f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
-            "run 'docgap db upgrade --db URL'"
-        )
+    if url not in _CURRENT:
+        current = current_revision(url)
+        if current != head_revision():
+            raise StoreError(
+                f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
+                "run 'docgap db upgrade --db URL'"
+            )
+        _CURRENT.add(url)
     maker = sessionmaker(engine_for(url), expire_on_commit=False)
     with maker.begin() as db:
         yield db
