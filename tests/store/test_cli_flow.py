@@ -205,3 +205,23 @@ def test_rescan_with_changed_rules_shows_changed_statuses(ingested: str, tmp_pat
     assert not items["01-supported-neurology"]["status_changed"]
     table = run("worklist", "--db", ingested)
     assert "at_risk -> downcode" in table
+
+
+def test_users_add_prompts_for_the_password(ingested: str) -> None:
+    run(
+        "users", "add", "fay", "--db", ingested, input="longenough1\nlongenough1\n",
+    )  # fmt: skip
+    assert verify_user(ingested, "fay", "longenough1") == "reviewer"
+
+
+def test_review_option_errors_exit_2(ingested: str) -> None:
+    note = "04-at-risk-no-cranial"
+    bad = run("review", note, "--db", ingested, "--user", "ann", "--action", "override",
+              "--element", "named_syndrome", "--reason", "x", code=2)  # fmt: skip
+    assert "ELEMENT=true|false" in bad
+    missing = run("review", note, "--db", ingested, "--user", "ann", "--action", "override",
+                  "--status", "downcode", code=2)  # fmt: skip
+    assert "override needs a reason" in missing
+    unknown = run("review", "nope", "--db", ingested, "--user", "ann", "--action", "accept",
+                  code=2)  # fmt: skip
+    assert "no review item" in unknown
