@@ -82,6 +82,8 @@ def test_note_view_highlights_escaped_evidence(web) -> None:
     page = _signed_in(app).get(f"/worklist/notes/{NOTE}").text
     assert '<mark class="affirmed"' in page
     assert 'name="action" value="draft-query"' in page
+    # the queries.yml draft, ready to edit in the form
+    assert re.search(r'<textarea name="query_text"[^>]*>[^<]*Clarification is requested', page)
 
 
 def test_highlight_escapes_the_note() -> None:

@@ -55,6 +55,14 @@ def _actions_for(state: str) -> list[str]:
     return actions
 
 
+def _suggested_query(record: dict[str, Any]) -> str | None:
+    """The first queries.yml draft for the note, to edit before saving (None if none fits)."""
+    from docgap.outputs.queries import draft_queries
+
+    drafts = draft_queries(record)
+    return drafts[0].text if drafts else None
+
+
 async def _form(request: Request) -> dict[str, str]:
     body = await request.body()
     if len(body) > _MAX_FORM:
@@ -157,7 +165,7 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
             values: dict[str, Any] = {
                 "item": shown,
                 "text": highlight(text, item.report.record.get("evidence") or ()) if text else None,
-                "query_text": item.query_text,
+                "query_text": item.query_text or _suggested_query(item.report.record),
                 "history": [entry_dict(e) for e in audit_entries(db, note_id=note_id)],
             }
         from docgap.report import STATUSES
