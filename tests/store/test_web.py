@@ -150,3 +150,25 @@ def test_session_cookie_cannot_be_forged() -> None:
     assert signer.read(payload + "." + "0" * len(sig)) is None
     assert SessionSigner(b"x" * 32).read(cookie) is None
     assert signer.csrf_ok(session, session.csrf) and not signer.csrf_ok(session, "x")
+
+
+def test_an_edited_leading_draft_is_saved_but_cannot_be_sent(web) -> None:
+    _, app = web
+    client = _signed_in(app)
+    page = client.get(f"/worklist/notes/{NOTE}").text
+    draft = re.search(r'<textarea name="query_text"[^>]*>([^<]*)</textarea>', page)
+    assert draft
+    edited = draft.group(1).replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&")
+    edited += "\nPlease document cervicocranial syndrome to support M53.0.\n"
+    saved = client.post(
+        f"/worklist/notes/{NOTE}/action",
+        data={**_form_fields(page, "draft-query"), "query_text": edited},
+        follow_redirects=True,
+    )
+    assert '<b id="state">query_drafted</b>' in saved.text
+    assert "Please document cervicocranial syndrome" in saved.text  # the edit was kept
+    refused = client.post(
+        f"/worklist/notes/{NOTE}/action", data=_form_fields(saved.text, "send-query")
+    )
+    assert refused.status_code == 400 and "not compliant" in refused.text
+    assert '<b id="state">query_drafted</b>' in refused.text
