@@ -11,7 +11,7 @@ STAMP_TEST := $(VENV)/.installed-test
 # Folders ruff checks (benchmarks/ only where it exists).
 LINT_PATHS := $(wildcard src tests benchmarks)
 
-.PHONY: install install-dev run test lint bench spark-bench model clean ensure-chromium java
+.PHONY: install install-dev run test lint bench spark-bench model clean ensure-chromium ensure-postgres java
 
 install: $(STAMP_RUN)
 
@@ -36,7 +36,7 @@ run: install
 	$(BIN)/docgap worklist build/examples.jsonl
 	$(BIN)/docgap report build/examples.jsonl --texts examples/notes --html build/examples.html
 
-test: install-dev ensure-chromium java
+test: install-dev ensure-chromium ensure-postgres java
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest
 
@@ -76,6 +76,20 @@ ensure-chromium:
 	fi; \
 	if [ -n "$$CI" ]; then echo "error: the browser tests need chromium" >&2; exit 1; fi; \
 	echo "warning: no chromium: tests/test_html_browser.py will be skipped" >&2
+
+# Debian's PostgreSQL server for tests/store (pytest-postgresql starts a throwaway one from
+# /usr/lib/postgresql/*/bin/pg_ctl; the cluster Debian creates is not used). In CI a missing
+# server is an error, elsewhere a warning (the PostgreSQL half of tests/store is skipped).
+ensure-postgres:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then exit 0; fi; \
+	if command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  echo "installing Debian's postgresql for the store tests"; \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null && exit 0; \
+	fi; \
+	if [ -n "$$CI" ]; then echo "error: tests/store needs postgresql" >&2; exit 1; fi; \
+	echo "warning: no postgresql: the PostgreSQL half of tests/store will be skipped" >&2
 
 lint: install-dev
 	$(BIN)/ruff check $(LINT_PATHS)

@@ -8,6 +8,7 @@ them, so ``docgap --help`` starts in well under a second.
 from docgap.cli import (
     check,
     compare,
+    db,
     evaluate,
     mllp,
     report,
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 # Registered for their side effect (each adds its command to ``app``), in help order.
-_COMMANDS = (scan, check, worklist, report, evaluate, compare, stats, train, serve, mllp)
+_COMMANDS = (scan, check, worklist, report, evaluate, compare, stats, train, serve, mllp, db)
 
 
 def main() -> None:

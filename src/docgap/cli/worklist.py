@@ -28,25 +28,42 @@ from docgap.cli.base import (
 @app.command(epilog=_READER_EXITS)
 def worklist(
     report: Annotated[
-        Path,
+        Path | None,
         typer.Argument(
             metavar="REPORT",
             help="A JSON Lines report written by 'docgap scan'.",
             show_default=False,
         ),
-    ],
+    ] = None,
     limit: Annotated[
         int | None, typer.Option("--limit", "-n", min=1, help="Show at most N notes.")
     ] = None,
     show_all: Annotated[
         bool, typer.Option("--all", help="Also list supported, not_applicable and failed notes.")
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="List the review items of this worklist database instead."),
+    ] = None,
+    state: Annotated[str | None, typer.Option("--state", help="--db: only this state.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="--db: only this assignee's items.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="--db: table or json.")] = "table",
 ) -> None:
     """The notes a CDI specialist should act on, most urgent first.
 
     Order: at_risk, then query-opportunity downcodes, then redirect, then other downcodes.
-    Reads the scan's report as written; nothing is re-analysed.
+    Reads the scan's report as written; nothing is re-analysed. With ``--db``, lists the
+    database's review items with their lifecycle state instead.
     """
+    if db is not None:
+        from docgap.cli.db import show_db_worklist
+
+        show_db_worklist(db, state=state, assignee=assignee, fmt=fmt, limit=limit)
+        return
+    if report is None:
+        _fail("give a report file, or --db URL")
     with _internal_errors(expected=(ReportFileError,)):
         try:
             items, total = build_worklist(read_reports(report), include_all=show_all)
