@@ -1,0 +1,1 @@
+"""The worklist database suite (SQLite and a throwaway PostgreSQL)."""
