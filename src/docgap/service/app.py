@@ -133,7 +133,6 @@ async def analyze_batch(body: BatchIn, request: Request, workers: Workers) -> JS
     return JSONResponse({"reports": [r.to_dict() for r in reports]})
 
 
-
 async def analyze_fhir(request: Request, workers: Workers) -> JSONResponse:
     """Analyse a FHIR DocumentReference or Bundle; answers reports keyed by resource id."""
     settings = service_state(request).settings
@@ -195,7 +194,6 @@ async def version(request: Request) -> VersionOut:
         model=_model_info(analyzer) if analyzer is not None else None,
         ready=workers is not None,
     )
-
 
 
 # -- the app ----------------------------------------------------------------------------------

@@ -58,7 +58,6 @@ def authorize(
         raise HTTPException(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
 
 
-
 def log_ids(request: Request, ids: list[str]) -> None:
     """Hand the note ids to the request log (ids only, never text)."""
     request.scope["docgap.note_ids"] = ids

@@ -49,7 +49,6 @@ class BatchIn(BaseModel):
     notes: list[NoteIn]
 
 
-
 if TYPE_CHECKING:  # mypy cannot see a model made at run time: it sees the base class
 
     class ReportOut(BaseModel):
@@ -107,7 +106,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         504: "The analysis took longer than the per-request timeout.",
     }.items()
 }
-
 
 
 def error_response(status: int, key: str, detail: str, **headers: str) -> JSONResponse:

@@ -38,7 +38,6 @@ class ServiceSettings:
             raise ValueError("timeout_seconds must be positive")
 
 
-
 def read_token(path: Path | str) -> str:
     """The bearer token in ``path`` (surrounding whitespace ignored); refuses an empty file."""
     path = Path(path)
