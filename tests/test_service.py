@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -615,7 +615,7 @@ def test_worker_processes_get_settings_and_token_from_the_environment(
 class _ProvenanceAnalyzer(_FakeAnalyzer):
     """Sets provenance on its reports, as the real analyzer does."""
 
-    provenance = {
+    provenance: ClassVar[dict[str, str]] = {
         "docgap_version": "9.9.9",
         "pack": "m53_0",
         "pack_version": "v1",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -200,3 +201,22 @@ def test_a_column_without_an_arrow_type_is_refused() -> None:
     broken = ReportField("site", str, "x", arrow=(Column("site", Kind.VALUE),))
     with pytest.raises(ValueError, match="declares no type"):
         schema.arrow_schema(ELEMENTS, fields=(*REPORT_FIELDS, broken))
+
+
+def test_the_lexicons_gap_severities_are_the_one_order() -> None:
+    # rules/lexicon.py validates gap severities with a Literal; it must list SEVERITIES.
+    from typing import get_args
+
+    from docgap.rules.lexicon import GapDef
+
+    assert get_args(GapDef.model_fields["severity"].annotation) == SEVERITIES
+
+
+def test_read_note_reports_parses_through_the_table(tmp_path: Path) -> None:
+    from docgap.outputs.writers import JsonlWriter, read_note_reports
+
+    path = tmp_path / "r.jsonl"
+    with JsonlWriter(path) as writer:
+        writer.write(_report())
+    (back,) = read_note_reports(path)
+    assert back == _report() and isinstance(back.gaps[0], Gap)

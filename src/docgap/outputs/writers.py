@@ -36,6 +36,7 @@ __all__ = [
     "flat_row",
     "is_report_file",
     "open_writer",
+    "read_note_reports",
     "read_reports",
 ]
 
@@ -336,6 +337,16 @@ def read_reports(path: Path) -> Iterator[dict[str, Any]]:
                     yield _report_line(line, f"{path}:{line_no}")
         except UnicodeDecodeError:
             raise ReportFileError(f"{path}: not UTF-8 text") from None
+
+
+def read_note_reports(path: Path) -> Iterator[NoteReport]:
+    """The records of a JSON Lines report parsed through the field table (``from_dict``).
+
+    For readers that want typed reports (gaps and evidence as objects, keys the table does
+    not know in ``extra``); :func:`read_reports` gives the records as they are.
+    """
+    for record in read_reports(path):
+        yield NoteReport.from_dict(record)
 
 
 def is_report_file(path: Path) -> bool:
