@@ -37,6 +37,7 @@ __all__ = [
     "SEVERITIES",
     "Column",
     "DictForm",
+    "Kind",
     "ReportField",
     "arrow_row",
     "arrow_schema",

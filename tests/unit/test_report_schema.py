@@ -220,3 +220,9 @@ def test_read_note_reports_parses_through_the_table(tmp_path: Path) -> None:
         writer.write(_report())
     (back,) = read_note_reports(path)
     assert back == _report() and isinstance(back.gaps[0], Gap)
+
+
+@pytest.mark.parametrize("view", ["csv", "arrow"])
+def test_column_positions_are_unique_in_each_view(view: str) -> None:
+    positions = [c.position for f in REPORT_FIELDS for c in getattr(f, view)]
+    assert len(positions) == len(set(positions)) and None not in positions
