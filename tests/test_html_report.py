@@ -391,3 +391,25 @@ def test_shipped_query_file_loads() -> None:
     queries = load_queries()
     assert queries.queries
     assert list(queries.required_options) == list(REQUIRED_OPTIONS)
+
+
+def test_the_lexicon_hash_comes_from_the_records_provenance(example_records) -> None:
+    # `docgap report` passes no lexicon hash: the page reads it from the records.
+    digest = "ef" * 32
+    provenance = {"docgap_version": "0.0.1", "pack": "m53_0", "pack_version": "v1"}
+    records = [r | {"provenance": provenance | {"lexicon_sha256": digest}} for r in example_records]
+    data = report_data(records, source="x")
+    assert data["lexicon_hash"] == digest
+    assert data["scan_version"] == "0.0.1"
+    page = render_html(records, source="x")
+    assert digest[:12] in page and "not recorded" not in page
+    assert all("provenance" not in note["extra"] for note in data["notes"])
+
+
+def test_model_fields_are_not_other_fields(example_records) -> None:
+    records = [
+        r | {"status_probabilities": {"supported": 0.5}, "top_features": [{"name": "x"}]}
+        for r in example_records
+    ]
+    data = report_data(records, source="x")
+    assert all(note["extra"] == {} for note in data["notes"])

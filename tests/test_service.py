@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -607,3 +607,39 @@ def test_worker_processes_get_settings_and_token_from_the_environment(
     monkeypatch.setenv("DOCGAP_SERVICE_SETTINGS", json.dumps(shared))
     settings = app_from_env().state.docgap.settings
     assert (settings.max_batch, settings.timeout_seconds, settings.token) == (3, 5.0, TOKEN)
+
+
+# -- the report model and provenance ----------------------------------------------------------
+
+
+class _ProvenanceAnalyzer(_FakeAnalyzer):
+    """Sets provenance on its reports, as the real analyzer does."""
+
+    provenance: ClassVar[dict[str, str]] = {
+        "docgap_version": "9.9.9",
+        "pack": "m53_0",
+        "pack_version": "v1",
+        "lexicon_sha256": "ab" * 32,
+    }
+
+    def analyze_input(self, note: NoteInput) -> NoteReport:
+        report = super().analyze_input(note)
+        report.provenance = dict(self.provenance)
+        return report
+
+
+def test_reports_carry_the_analyzers_provenance() -> None:
+    from docgap.service.schemas import ReportOut
+
+    fake = _ProvenanceAnalyzer()
+    with TestClient(create_app(fake, LIMITS)) as test_client:  # type: ignore[arg-type]
+        body = test_client.post("/v1/analyze", json={"note_id": "a", "text": "x"}).json()
+    assert body["provenance"] == fake.provenance
+    assert ReportOut.model_validate(body).model_dump(exclude_unset=True) == body
+
+
+def test_the_report_model_documents_every_record_key() -> None:
+    from docgap.schema import field_names
+
+    schema = json.loads(openapi_document())["components"]["schemas"]["ReportOut"]
+    assert tuple(schema["properties"]) == field_names()

@@ -363,3 +363,29 @@ def test_cli_scan_engine_spark(spark: Any, analyzer: docgap.Analyzer, tmp_path: 
     )
     assert result.exit_code == 0, result.output
     assert_same_reports(local_reports(analyzer, DEV), spark_rows(spark.read.parquet(str(out))))
+
+
+# -- failure records (no Spark needed) --------------------------------------------------------
+def test_a_failure_record_keeps_the_inputs_warnings_meta_and_provenance() -> None:
+    from types import SimpleNamespace
+    from typing import cast
+
+    from docgap.analyzer import Analyzer
+    from docgap.engines.spark import _failed, _row
+    from docgap.inputs.reading import NoteInput
+
+    provenance = {"docgap_version": "1", "pack": "m53_0", "pack_version": "v1"}
+    stub = cast(
+        Analyzer, SimpleNamespace(pack=SimpleNamespace(elements=ELEMENTS), provenance=provenance)
+    )
+    note = NoteInput("n1", "some text", warnings=["not valid UTF-8"], meta={"clinic": "east"})
+    report = _failed(note, RuntimeError("would quote the note"), stub)
+    assert report.error == "analysis failed (RuntimeError)"
+    assert (report.warnings, report.meta, report.provenance) == (
+        ["not valid UTF-8"],
+        {"clinic": "east"},
+        provenance,
+    )
+    row = _row(report, ELEMENTS)
+    assert row["warnings"] == ["not valid UTF-8"] and row["provenance"] == provenance
+    assert "would quote" not in json.dumps(row)

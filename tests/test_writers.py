@@ -283,3 +283,33 @@ def test_raw_inputs_are_not_reports(tmp_path: Path, name: str, content: str) -> 
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
     assert not is_report_file(path)
+
+
+# -- provenance (which docgap, pack and rules decided each record) --------------------------
+PROVENANCE = {
+    "docgap_version": "9.9.9",
+    "pack": "m53_0",
+    "pack_version": "v1",
+    "lexicon_sha256": "cd" * 32,
+}
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_provenance_reaches_every_format(tmp_path: Path, fmt: str) -> None:
+    with_provenance = make_report(1)
+    with_provenance.provenance = dict(PROVENANCE)
+    without = make_report(2, error="empty note")  # a failure made without an analyzer
+    path = tmp_path / f"r.{fmt}"
+    with open_writer(fmt, path, ELEMENTS) as writer:
+        writer.write(with_provenance)
+        writer.write(without)
+    if fmt == "jsonl":
+        first, second = list(read_reports(path))
+        assert first["provenance"] == PROVENANCE and "provenance" not in second
+    elif fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
+        assert json.loads(rows[0]["provenance"]) == PROVENANCE
+        assert rows[1]["provenance"] == ""
+    else:
+        rows = pq.read_table(path).to_pylist()
+        assert rows[0]["provenance"] == PROVENANCE and rows[1]["provenance"] is None

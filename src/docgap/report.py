@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["STATUSES", "Evidence", "Gap", "NoteReport"]
+from docgap.schema import REPORT_FIELDS, SEVERITIES, record_of
+
+__all__ = ["SEVERITIES", "STATUSES", "Evidence", "Gap", "NoteReport"]
 
 STATUSES: tuple[str, ...] = ("supported", "at_risk", "downcode", "redirect", "not_applicable")
 
@@ -41,7 +44,11 @@ class Gap:
 
 @dataclass
 class NoteReport:
-    """One note's verdict. ``to_dict`` gives the JSON Lines record."""
+    """One note's verdict. ``to_dict`` gives the JSON Lines record, ``from_dict`` reads it.
+
+    The fields and their forms in every view (JSON, CSV, Arrow, Spark, the service, the
+    HTML page) are declared once in :data:`docgap.schema.REPORT_FIELDS`.
+    """
 
     note_id: str
     status: str | None
@@ -62,12 +69,29 @@ class NoteReport:
     review: bool | None = None
     status_probabilities: dict[str, float] | None = None
     top_features: list[dict[str, Any]] | None = None
+    # Which docgap, pack and rules decided the verdict (``PROVENANCE_KEYS``); set by the
+    # analyzer, None on a record made without one.
+    provenance: dict[str, str] | None = None
+    # Keys of a record read back that the field table does not know (spec section 5 lets
+    # fields be added): kept so a record read and written again loses nothing.
+    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def failed(
-        cls, note_id: str, error: str, *, elements: tuple[str, ...] = (), text_length: int = 0
+        cls,
+        note_id: str,
+        error: str,
+        *,
+        elements: tuple[str, ...] = (),
+        text_length: int = 0,
+        warnings: Iterable[str] = (),
+        meta: Mapping[str, Any] | None = None,
+        provenance: Mapping[str, str] | None = None,
     ) -> NoteReport:
-        """A record for a note that could not be analysed (the run goes on)."""
+        """A record for a note that could not be analysed (the run goes on).
+
+        The input's warnings and meta stay on it: a failure is still one row per input.
+        """
         return cls(
             note_id=note_id,
             status=None,
@@ -76,7 +100,35 @@ class NoteReport:
             chiropractic=False,
             error=error,
             text_length=text_length,
+            warnings=list(warnings),
+            meta=dict(meta or {}),
+            provenance=dict(provenance) if provenance is not None else None,
         )
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> NoteReport:
+        """A report from its JSON record (``to_dict``'s inverse), read through the table.
+
+        Raises ``ValueError`` when a key the table requires is missing; keys the table
+        does not know are kept in ``extra``.
+        """
+        missing = [f.name for f in REPORT_FIELDS if f.required and f.name not in record]
+        if missing:
+            raise ValueError(f"not a docgap report record (needs {', '.join(missing)})")
+        known = {f.name for f in REPORT_FIELDS}
+        values: dict[str, Any] = {k: record[k] for k in known if k in record}
+        values.setdefault("would_code", None)
+        values.setdefault("chiropractic", False)
+        values["elements"] = dict(values["elements"] or {})
+        values["gaps"] = [_gap(g) for g in values.get("gaps") or ()]
+        values["evidence"] = [_evidence(e) for e in values.get("evidence") or ()]
+        values["warnings"] = list(values.get("warnings") or ())
+        values["meta"] = dict(values.get("meta") or {})
+        for name in ("code", "query_opportunity", "text_length"):
+            if values.get(name) is None:
+                values.pop(name, None)  # the field's default
+        values["extra"] = {k: v for k, v in record.items() if k not in known}
+        return cls(**values)
 
     @property
     def ok(self) -> bool:
@@ -89,30 +141,25 @@ class NoteReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON record: stable keys first (spec section 5), then the extras."""
-        record: dict[str, Any] = {
-            "note_id": self.note_id,
-            "status": self.status,
-            "would_code": self.would_code,
-            "elements": dict(self.elements),
-            "chiropractic": self.chiropractic,
-            "gaps": [asdict(g) | {"codes": list(g.codes)} for g in self.gaps],
-            "evidence": [
-                asdict(e) | {"modifiers": list(e.modifiers), "levels": list(e.levels)}
-                for e in self.evidence
-            ],
-            "code": self.code,
-            "would_code_description": self.would_code_description,
-            "query_opportunity": self.query_opportunity,
-            "score": self.score,
-            "review": self.review,
-            "status_probabilities": self.status_probabilities,
-            "top_features": self.top_features,
-            "text_length": self.text_length,
-        }
-        if self.warnings:
-            record["warnings"] = list(self.warnings)
-        if self.meta:
-            record["meta"] = dict(self.meta)
-        if self.error is not None:
-            record["error"] = self.error
+        record = record_of(self)
+        record.update((k, v) for k, v in self.extra.items() if k not in record)
         return record
+
+
+def _gap(value: Mapping[str, Any]) -> Gap:
+    """A gap from its record (its ``codes`` list as a tuple)."""
+    return Gap(
+        key=str(value["key"]),
+        message=str(value.get("message", "")),
+        severity=str(value.get("severity", "")),
+        codes=tuple(value.get("codes") or ()),
+    )
+
+
+def _evidence(value: Mapping[str, Any]) -> Evidence:
+    """A piece of evidence from its record (lists back to tuples)."""
+    names = Evidence.__dataclass_fields__
+    items = {k: v for k, v in value.items() if k in names}
+    items["modifiers"] = tuple(items.get("modifiers") or ())
+    items["levels"] = tuple(items.get("levels") or ())
+    return Evidence(**items)

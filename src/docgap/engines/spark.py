@@ -10,8 +10,9 @@ process boundary (medspaCy pipelines cannot be pickled).
 Every input row becomes exactly one report row. A row that cannot be analysed (no text, an
 empty or binary text, a text column that is not a string) gets an ``error`` and no status,
 decided by the same code the local engine uses (:mod:`docgap.inputs.reading` and
-:meth:`Analyzer.analyze_input`). The report columns are those of the local Parquet report
-(:meth:`docgap.outputs.writers.ParquetWriter.schema`) without ``meta``, plus ``score``.
+:meth:`Analyzer.analyze_input`). The report columns are those of the local Parquet report,
+both derived from the field table (:func:`docgap.schema.arrow_schema`), without ``meta``;
+the element columns are the pack's.
 
 :func:`scan_with_spark` is ``docgap scan --engine spark``: it reads CSV, TSV, JSON Lines or
 Parquet with Spark and writes the reports as Parquet partitioned by ``status``.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import json
 import logging
 import math
 import os
@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS
 from docgap.inputs.reading import SUFFIX_FORMATS, InputError, NoteInput
 from docgap.inputs.reading import note_input as _note_record
-from docgap.outputs.writers import ParquetWriter, flat_row
-from docgap.packs.m53_0 import ELEMENTS
+from docgap.report import NoteReport
+from docgap.schema import arrow_row, arrow_schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from docgap.analyzer import Analyzer
-    from docgap.report import NoteReport
 
 __all__ = [
     "BUILD_LOG_ENV",
@@ -86,37 +85,47 @@ class SparkUnavailableError(RuntimeError):
 
 
 # -- schema and rows -------------------------------------------------------------------
-def _arrow_schema() -> Any:
-    """The local Parquet report's columns (with ``score`` and ``review``) without ``meta``."""
-    import pyarrow as pa
-
-    base = ParquetWriter.schema(ELEMENTS)
-    return pa.schema([f for f in base if f.name != "meta"])
+def _arrow_schema(elements: Sequence[str]) -> Any:
+    """The local Parquet report's columns (field table, Spark view: no ``meta``)."""
+    return arrow_schema(elements, spark=True)
 
 
-def report_schema() -> StructType:
-    """The declared Spark schema of the report DataFrame."""
+@functools.lru_cache(maxsize=4)
+def _driver_elements(options: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
+    """The element keys of the pack the executors will use, asked on the driver.
+
+    The schema must be declared before any executor runs, and the elements are the pack's
+    (``analyzer.pack.elements``). Until packs can be looked up without a pipeline, this
+    builds one analyzer on the driver, once per set of options.
+    """
+    from docgap.analyzer import Analyzer
+
+    return tuple(Analyzer(**dict(options)).pack.elements)
+
+
+def report_schema(
+    elements: Sequence[str] | None = None, *, analyzer_options: Mapping[str, Any] | None = None
+) -> StructType:
+    """The declared Spark schema of the report DataFrame.
+
+    ``elements``: the pack's element keys (one boolean column each); by default those of
+    the analyzer ``analyzer_options`` build.
+    """
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(_arrow_schema())
+    if elements is None:
+        elements = _driver_elements(_options_key(analyzer_options))
+    return from_arrow_schema(_arrow_schema(elements))
 
 
-@functools.lru_cache(maxsize=1)
-def _columns() -> tuple[str, ...]:
-    return tuple(_arrow_schema().names)
+@functools.lru_cache(maxsize=4)
+def _columns(elements: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(_arrow_schema(elements).names)
 
 
-def _row(report: NoteReport) -> dict[str, Any]:
+def _row(report: NoteReport, elements: Sequence[str]) -> dict[str, Any]:
     """One report as a row of :func:`report_schema` (the local Parquet row, same values)."""
-    record = report.to_dict()
-    row = flat_row(report, ELEMENTS)
-    row["gap_keys"] = report.gap_keys()
-    row["warnings"] = list(report.warnings)
-    row["would_code_description"] = report.would_code_description
-    row["text_length"] = report.text_length
-    row["gaps"] = json.dumps(record["gaps"], ensure_ascii=False)
-    row["evidence"] = json.dumps(record["evidence"], ensure_ascii=False)
-    return row
+    return arrow_row(report, elements, spark=True)
 
 
 # -- the worker side -------------------------------------------------------------------
@@ -161,14 +170,17 @@ def _note_input(raw_id: Any, row_no: Any, value: Any, error: Any, max_chars: int
     return _note_record(note_id, _python_value(value), max_chars)
 
 
-def _failed(note: NoteInput, exc: Exception) -> NoteReport:
-    from docgap.report import NoteReport
-
+def _failed(note: NoteInput, exc: Exception, analyzer: Analyzer) -> NoteReport:
+    """The failure record of a note the analyzer raised on (its warnings and meta kept)."""
     return NoteReport.failed(
         note.note_id,
         f"analysis failed ({type(exc).__name__})",
-        elements=ELEMENTS,
+        elements=tuple(analyzer.pack.elements),
         text_length=len(note.text or ""),
+        warnings=note.warnings,
+        meta=note.meta,
+        # Set by the analyzer on its own reports; absent on analyzers that predate it.
+        provenance=getattr(analyzer, "provenance", None),
     )
 
 
@@ -180,7 +192,8 @@ def _analyze_batches(
 
     analyzer = worker_analyzer(options)
     max_chars = int(dict(options).get("max_chars", DEFAULT_MAX_CHARS))
-    columns = list(_columns())
+    elements = tuple(analyzer.pack.elements)
+    columns = list(_columns(elements))
     for batch in batches:
         rows = []
         for raw_id, row_no, value, error in zip(
@@ -191,8 +204,8 @@ def _analyze_batches(
                 report = analyzer.analyze_input(note)
             except Exception as exc:  # one bad note must not fail the task
                 log.error("note %s: analysis failed (%s)", note.note_id, type(exc).__name__)
-                report = _failed(note, exc)
-            rows.append(_row(report))
+                report = _failed(note, exc, analyzer)
+            rows.append(_row(report, elements))
         yield pd.DataFrame(rows, columns=columns)
 
 
@@ -215,8 +228,9 @@ def _require_pyspark() -> None:
 
 def _analyze_projected(df: DataFrame, options: Mapping[str, Any] | None) -> DataFrame:
     """Reports for a DataFrame of (_docgap_id, _docgap_row, _docgap_text, _docgap_error)."""
-    function = functools.partial(_analyze_batches, options=_options_key(options))
-    return df.mapInPandas(function, schema=report_schema())
+    key = _options_key(options)
+    function = functools.partial(_analyze_batches, options=key)
+    return df.mapInPandas(function, schema=report_schema(_driver_elements(key)))
 
 
 # What the local readers (pyarrow's ``to_pylist``) give for a cell of a Spark type, to say

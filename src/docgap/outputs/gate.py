@@ -36,7 +36,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from docgap.report import STATUSES, Gap, NoteReport
+from docgap.report import SEVERITIES, STATUSES, Gap, NoteReport
 
 __all__ = [
     "EXIT_FAILED",
@@ -62,7 +62,6 @@ REQUIREMENTS: dict[str, frozenset[str]] = {
     "not-downcode": frozenset(s for s in STATUSES if s != "downcode"),
 }
 FORMATS = ("text", "json")
-_SEVERITY_ORDER = ("required", "recommended", "info")
 
 
 def _passing(require: str) -> frozenset[str]:
@@ -134,7 +133,7 @@ def check_exit_code(reports: Iterable[NoteReport], require: str = "supported") -
 
 def _headline_gap(gaps: list[Gap]) -> Gap | None:
     """The gap to show a person first: the most severe, in the report's own order."""
-    for severity in _SEVERITY_ORDER:
+    for severity in SEVERITIES:
         for gap in gaps:
             if gap.severity == severity:
                 return gap

@@ -32,6 +32,7 @@ from docgap.outputs.worklist import build_worklist
 from docgap.report import STATUSES, NoteReport
 from docgap.rules.codes import describe
 from docgap.rules.lexicon import load_lexicon
+from docgap.schema import known_keys
 
 __all__ = [
     "attach_texts",
@@ -52,27 +53,9 @@ _STATUS_LABELS: dict[str, str] = {
     "not_applicable": "Not applicable",
     "error": "Error",
 }
-_KNOWN_KEYS = frozenset(
-    {
-        "note_id",
-        "status",
-        "would_code",
-        "elements",
-        "chiropractic",
-        "gaps",
-        "evidence",
-        "code",
-        "would_code_description",
-        "query_opportunity",
-        "text_length",
-        "warnings",
-        "meta",
-        "error",
-        "text",
-        "score",
-        "review",
-    }
-)
+# The report's own keys (the field table) and the text the page joins to a record: any
+# other key is shown under "Other fields".
+_KNOWN_KEYS = known_keys() | {"text"}
 # What the note view shows of each piece of evidence.
 _EVIDENCE_KEYS = ("element", "concept", "text", "section", "assertion", "counted", "reason", "rule")
 _MAX_FILTER_VALUES = 30  # a metadata field with more distinct values is not a filter
@@ -343,10 +326,25 @@ def _status_bars(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _first_present(records: Sequence[Mapping[str, Any]], key: str) -> str | None:
+def _first_present(
+    records: Sequence[Mapping[str, Any]], key: str, provenance_key: str | None = None
+) -> str | None:
+    """The first recorded value of ``key`` (the scan's docgap version, its lexicon hash).
+
+    A record's provenance (as ``provenance_key``) comes first; a record's own key or its
+    meta is what older scans left.
+    """
     for record in records:
-        for holder in (record, record.get("meta") or {}):
-            value = holder.get(key)
+        provenance = record.get("provenance")
+        meta = record.get("meta")
+        candidates = [
+            provenance.get(provenance_key)
+            if provenance_key and isinstance(provenance, Mapping)
+            else None,
+            record.get(key),
+            meta.get(key) if isinstance(meta, Mapping) else None,
+        ]
+        for value in candidates:
             if value:
                 return str(value)
     return None
@@ -417,8 +415,9 @@ def report_data(
         "source": source,
         "generated_at": (generated_at or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
         "docgap_version": docgap_version or __version__,
-        "scan_version": _first_present(all_records, "docgap_version"),
-        "lexicon_hash": lexicon_hash or _first_present(all_records, "lexicon_hash"),
+        "scan_version": _first_present(all_records, "docgap_version", "docgap_version"),
+        "lexicon_hash": lexicon_hash
+        or _first_present(all_records, "lexicon_hash", "lexicon_sha256"),
         "code": pack.code,
         "code_description": _describe(pack.code),
         "total": len(rows),

@@ -22,9 +22,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from docgap.schema import severity_rank
+
 __all__ = ["WorkItem", "build_worklist", "render_worklist"]
 
-_SEVERITY_RANK = {"required": 0, "recommended": 1, "info": 2}
 _TOP_GAPS = 3
 # Sort rank by kind of note (the module docstring's tiers, at_risk before query downcodes).
 _RANKS = ("at_risk", "query", "redirect", "downcode", "error", "supported", "not_applicable")
@@ -54,7 +55,7 @@ class WorkItem:
 
 def _ranked_gaps(gaps: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     listed = [g for g in gaps if isinstance(g, Mapping) and g.get("key")]
-    listed.sort(key=lambda g: _SEVERITY_RANK.get(str(g.get("severity")), len(_SEVERITY_RANK)))
+    listed.sort(key=lambda g: severity_rank(g.get("severity")))
     return tuple(str(g["key"]) for g in listed)
 
 

@@ -5,7 +5,8 @@ written when it is interrupted, so every writer writes (and flushes) record by r
 in small batches for Parquet, and is a context manager that closes cleanly on any exit.
 
 The JSON Lines record is :meth:`NoteReport.to_dict` unchanged (spec section 5). CSV and
-Parquet flatten it to one row per note; their columns are :func:`flat_columns`.
+Parquet flatten it to one row per note; their columns come from the field table
+(:mod:`docgap.schema`): :func:`flat_columns` for CSV, :meth:`ParquetWriter.schema` for Parquet.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from docgap.report import NoteReport
+from docgap.schema import REPORT_FIELDS, arrow_row, arrow_schema, csv_columns, csv_row
 
 __all__ = [
     "OUTPUT_FORMATS",
@@ -34,22 +36,11 @@ __all__ = [
     "flat_row",
     "is_report_file",
     "open_writer",
+    "read_note_reports",
     "read_reports",
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
-_HEAD = (
-    "note_id",
-    "status",
-    "would_code",
-    "code",
-    "chiropractic",
-    "query_opportunity",
-    "score",
-    "review",
-)
-_TAIL = ("gap_keys", "n_evidence", "warnings", "error")
-_WARNING_SEP = " | "  # warnings themselves may contain ';'
 
 
 class OutputError(Exception):
@@ -64,42 +55,16 @@ def _is_stdout(out: str | Path | None) -> bool:
     return out is None or str(out) == "-"
 
 
-def _meta_name(key: str, taken: set[str]) -> str:
-    """A CSV column for a meta key: the key itself, unless a report column has that name."""
-    return f"meta_{key}" if key in taken else key
-
-
 def flat_columns(elements: Sequence[str], meta_keys: Sequence[str] = ()) -> list[str]:
-    """The CSV header: fixed report columns, one boolean per element, then meta columns."""
-    columns = [*_HEAD, *elements, *_TAIL]
-    taken = set(columns)
-    return columns + [_meta_name(k, taken) for k in meta_keys]
+    """The CSV header: the field table's columns, one boolean per element, then meta columns."""
+    return csv_columns(elements, meta_keys)
 
 
 def flat_row(
     report: NoteReport, elements: Sequence[str], meta_keys: Sequence[str] = ()
 ) -> dict[str, Any]:
     """One report as a flat row keyed by :func:`flat_columns` (values not yet stringified)."""
-    row: dict[str, Any] = {
-        "note_id": report.note_id,
-        "status": report.status,
-        "would_code": report.would_code,
-        "code": report.code,
-        "chiropractic": report.chiropractic,
-        "query_opportunity": report.query_opportunity,
-        "score": report.score,
-        "review": report.review,
-    }
-    for element in elements:
-        row[element] = bool(report.elements.get(element, False))
-    row["gap_keys"] = ";".join(report.gap_keys())
-    row["n_evidence"] = len(report.evidence)
-    row["warnings"] = _WARNING_SEP.join(report.warnings)
-    row["error"] = report.error
-    taken = set(_HEAD) | set(elements) | set(_TAIL)
-    for key in meta_keys:
-        row[_meta_name(key, taken)] = report.meta.get(key)
-    return row
+    return csv_row(report, elements, meta_keys)
 
 
 class ReportWriter(ABC):
@@ -267,45 +232,13 @@ class ParquetWriter(ReportWriter):
 
     @staticmethod
     def schema(elements: Sequence[str]) -> Any:
-        """The declared Arrow schema of a Parquet report."""
-        import pyarrow as pa
-
-        return pa.schema(
-            [
-                pa.field("note_id", pa.string(), nullable=False),
-                pa.field("status", pa.string()),
-                pa.field("would_code", pa.string()),
-                pa.field("would_code_description", pa.string()),
-                pa.field("code", pa.string()),
-                pa.field("chiropractic", pa.bool_()),
-                pa.field("query_opportunity", pa.bool_()),
-                pa.field("score", pa.float64()),
-                pa.field("review", pa.bool_()),
-                *(pa.field(e, pa.bool_()) for e in elements),
-                pa.field("gap_keys", pa.list_(pa.string())),
-                pa.field("n_evidence", pa.int32()),
-                pa.field("warnings", pa.list_(pa.string())),
-                pa.field("error", pa.string()),
-                pa.field("text_length", pa.int64()),
-                pa.field("gaps", pa.string()),
-                pa.field("evidence", pa.string()),
-                pa.field("meta", pa.string()),
-            ]
-        )
+        """The declared Arrow schema of a Parquet report (from the field table)."""
+        return arrow_schema(elements)
 
     def _write(self, report: NoteReport) -> None:
         if self._writer is None:
             raise ValueError("writer is closed")
-        record = report.to_dict()
-        row = flat_row(report, self.elements)
-        row["gap_keys"] = report.gap_keys()
-        row["warnings"] = list(report.warnings)
-        row["would_code_description"] = report.would_code_description
-        row["text_length"] = report.text_length
-        row["gaps"] = json.dumps(record["gaps"], ensure_ascii=False)
-        row["evidence"] = json.dumps(record["evidence"], ensure_ascii=False)
-        row["meta"] = json.dumps(report.meta, ensure_ascii=False, default=str)
-        self._rows.append(row)
+        self._rows.append(arrow_row(report, self.elements))
         if len(self._rows) >= self.batch_size:
             self._flush()
 
@@ -373,7 +306,7 @@ def complete_records(path: Path) -> int:
 
 
 # -- reading a JSON Lines report back (worklist, stats) ---------------------------------
-_REPORT_KEYS = ("note_id", "status", "elements")
+_REPORT_KEYS = tuple(f.name for f in REPORT_FIELDS if f.required)
 
 
 def _report_line(line: str, where: str) -> dict[str, Any]:
@@ -404,6 +337,16 @@ def read_reports(path: Path) -> Iterator[dict[str, Any]]:
                     yield _report_line(line, f"{path}:{line_no}")
         except UnicodeDecodeError:
             raise ReportFileError(f"{path}: not UTF-8 text") from None
+
+
+def read_note_reports(path: Path) -> Iterator[NoteReport]:
+    """The records of a JSON Lines report parsed through the field table (``from_dict``).
+
+    For readers that want typed reports (gaps and evidence as objects, keys the table does
+    not know in ``extra``); :func:`read_reports` gives the records as they are.
+    """
+    for record in read_reports(path):
+        yield NoteReport.from_dict(record)
 
 
 def is_report_file(path: Path) -> bool:

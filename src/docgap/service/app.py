@@ -28,34 +28,50 @@ guaranteed thread-safe), so health checks answer while notes are analysed.
 from __future__ import annotations
 
 import copy
-import hmac
 import ipaddress
 import json
 import logging
 import logging.config
 import os
-import queue
-import stat
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import anyio
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from docgap import __version__
 from docgap.analyzer import Analyzer
-from docgap.inputs.fhir import FhirError, MalformedJsonError, fhir_models, parse_fhir_json
+from docgap.inputs.fhir import FhirError, MalformedJsonError, parse_fhir_json
 from docgap.inputs.reading import NoteInput
-from docgap.report import NoteReport
+from docgap.service.middleware import (
+    BodyLimit,
+    RequestLog,
+    authorize,
+    log_ids,
+    on_http_error,
+    on_invalid,
+    on_refusal,
+)
+from docgap.service.schemas import (
+    ERROR_RESPONSES,
+    FHIR_BODY,
+    BatchIn,
+    BatchOut,
+    FhirOut,
+    NoteIn,
+    RefusalError,
+    ReportOut,
+    StatusOut,
+    VersionOut,
+)
+from docgap.service.settings import SETTINGS_ENV, ServiceSettings, read_token
+from docgap.service.workers import ServiceState, Workers, service_state
 
 __all__ = [
     "ServiceSettings",
@@ -69,267 +85,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_SETTINGS_ENV = "DOCGAP_SERVICE_SETTINGS"  # hands settings to worker processes (no token)
-_MAX_LOGGED_IDS = 20
-_MIN_TOKEN_CHARS = 16
-_WARM_UP = "Neck pain with occipital headache."  # not a note: exercises the pipeline once
+log = logging.getLogger(__name__)
+
 _DESCRIPTION = (
     "Per-note reports, the same records as `docgap scan` writes. Errors are "
     '`{"error": key, "detail": message}` and never echo the note. See the README for limits, '
     "exit codes of `docgap check`, and authentication."
 )
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class ServiceSettings:
-    """Limits and options of one service process (each limit answers a clear 4xx/5xx)."""
-
-    max_body_bytes: int = 10 * 1024 * 1024  # 413 body_too_large
-    max_batch: int = 64  # 413 batch_too_large
-    max_note_chars: int = 1_000_000  # 413 note_too_large (about 300 pages of text)
-    timeout_seconds: float = 30.0  # 504 timeout
-    threads: int = 1  # worker threads, one Analyzer each
-    token: str | None = field(default=None, repr=False)  # bearer token; None: no auth
-
-    def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_batch", "max_note_chars", "threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
-
-
-# -- request and response bodies (also the OpenAPI schema) -----------------------------------
-
-
-class NoteIn(BaseModel):
-    """One note to analyse."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    note_id: str | None = Field(
-        default=None, min_length=1, max_length=256, description="Your id for the note."
-    )
-    text: str = Field(description="The note's plain text.")
-
-
-class BatchIn(BaseModel):
-    """Several notes to analyse in one request (at most the configured batch size)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    notes: list[NoteIn]
-
-
-class ReportOut(BaseModel):
-    """One note's report: the stable keys of the scan record (spec section 5), and more."""
-
-    model_config = ConfigDict(extra="allow")
-
-    note_id: str
-    status: str | None = Field(
-        description="supported, at_risk, downcode, redirect or not_applicable; null on error"
-    )
-    would_code: str | None
-    elements: dict[str, bool]
-    chiropractic: bool
-    gaps: list[dict[str, Any]]
-    evidence: list[dict[str, Any]]
-    error: str | None = Field(default=None, description="Why the note could not be analysed.")
-
-
-class BatchOut(BaseModel):
-    """Reports in the order of the request's notes."""
-
-    reports: list[ReportOut]
-
-
-class FhirOut(BaseModel):
-    """Reports keyed by resource id, and the Bundle entries that are not DocumentReferences."""
-
-    resourceType: str  # noqa: N815 - FHIR's spelling
-    reports: dict[str, ReportOut]
-    skipped: dict[str, int]
-
-
-class ErrorOut(BaseModel):
-    """An error: a stable machine key and a message for people (never the note's text)."""
-
-    error: str
-    detail: str
-
-
-class StatusOut(BaseModel):
-    """Liveness or readiness."""
-
-    status: str
-    detail: str | None = None
-
-
-class VersionOut(BaseModel):
-    """What is answering: docgap's version, the rules' hash and the model, if any."""
-
-    docgap: str
-    lexicon_sha256: str | None
-    model: dict[str, Any] | None
-    ready: bool
-
-
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut, "description": text}
-    for code, text in {
-        400: "Malformed JSON.",
-        401: "Missing or wrong bearer token.",
-        413: "Body, batch or note larger than the configured limit.",
-        422: "The request does not fit the schema.",
-        503: "The pipeline is not built yet.",
-        504: "The analysis took longer than the per-request timeout.",
-    }.items()
-}
-
-
-def _error(status: int, key: str, detail: str, **headers: str) -> JSONResponse:
-    return JSONResponse(
-        {"error": key, "detail": detail}, status_code=status, headers=headers or None
-    )
-
-
-class _RefusalError(Exception):
-    """An answer other than 200 decided inside an endpoint."""
-
-    def __init__(self, status: int, key: str, detail: str, headers: dict[str, str] | None = None):
-        super().__init__(key)
-        self.response = _error(status, key, detail, **(headers or {}))
-
-
-# -- the workers: analysis off the event loop ------------------------------------------------
-
-
-class _ExpiredError(Exception):
-    """The request's deadline passed before its notes were analysed."""
-
-
-class _Workers:
-    """A fixed set of Analyzers, each used by one thread at a time."""
-
-    def __init__(self, analyzers: Sequence[Analyzer]) -> None:
-        self._idle: queue.SimpleQueue[Analyzer] = queue.SimpleQueue()
-        for analyzer in analyzers:
-            self._idle.put(analyzer)
-        self.count = len(analyzers)
-        self.first = analyzers[0]
-        self._limiter = anyio.CapacityLimiter(self.count)
-
-    def _work(self, notes: list[NoteInput], deadline: float) -> list[NoteReport]:
-        analyzer = self._idle.get()
-        try:
-            reports = []
-            for note in notes:
-                if time.monotonic() > deadline:  # the caller has given up: do no more work
-                    raise _ExpiredError
-                reports.append(analyzer.analyze_input(note))
-            return reports
-        finally:
-            self._idle.put(analyzer)
-
-    async def analyze(self, notes: list[NoteInput], timeout: float) -> list[NoteReport]:
-        """Analyse ``notes`` in a worker thread; a timeout abandons the wait (504)."""
-        deadline = time.monotonic() + timeout
-        try:
-            with anyio.fail_after(timeout):
-                return await anyio.to_thread.run_sync(
-                    self._work, notes, deadline, limiter=self._limiter, abandon_on_cancel=True
-                )
-        except (TimeoutError, _ExpiredError):
-            raise _RefusalError(
-                504, "timeout", f"analysis took longer than the {timeout:g} s request timeout"
-            ) from None
-
-
-# -- application state ------------------------------------------------------------------------
-
-
-class _State:
-    """What the endpoints share: settings, and the workers once the pipeline is built."""
-
-    def __init__(
-        self, settings: ServiceSettings, analyzer: Analyzer | None, factory: Callable[[], Analyzer]
-    ) -> None:
-        self.settings = settings
-        self.analyzer = analyzer
-        self.factory = factory
-        self.workers: _Workers | None = None
-        self.failure: str | None = None
-
-    def adopt(self) -> bool:
-        """Serve the analyzer given to ``create_app``, if any (ready at once)."""
-        if self.analyzer is None:
-            return False
-        self.workers = _Workers([self.analyzer])
-        return True
-
-    def _build(self, count: int) -> list[Analyzer]:
-        """Build and warm up the analyzers, so the first request is not the slow one."""
-        analyzers = [self.factory() for _ in range(count)]
-        for analyzer in analyzers:
-            analyzer.analyze_input(NoteInput("warm-up", _WARM_UP))
-        fhir_models()
-        return analyzers
-
-    async def build(self) -> None:
-        """Build the pipeline(s) in a thread, so /healthz answers meanwhile."""
-        count = self.settings.threads
-        started = time.monotonic()
-        try:
-            analyzers = await anyio.to_thread.run_sync(self._build, count, abandon_on_cancel=True)
-        except Exception as exc:  # a broken rule file must not take the process down silently
-            self.failure = f"pipeline failed to build ({type(exc).__name__})"
-            log.error("pipeline failed to build: %s", exc)  # rule-file errors, no notes
-            return
-        self.workers = _Workers(analyzers)
-        log.info("ready: %d analyzer(s) built in %.1f s", count, time.monotonic() - started)
-
-
-def _state(request: Request) -> _State:
-    state: _State = request.app.state.docgap
-    return state
-
-
-_bearer = HTTPBearer(auto_error=False, description="The token from `docgap serve --token-file`.")
-
-
-def _authorize(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    expected = _state(request).settings.token
-    if expected is None:
-        return
-    given = credentials.credentials if credentials is not None else ""
-    if not hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8")):
-        raise HTTPException(401, "missing or wrong bearer token", {"WWW-Authenticate": "Bearer"})
-
-
-def _workers(request: Request) -> _Workers:
-    state = _state(request)
-    if state.workers is None:
-        detail = state.failure or "the pipeline is still being built; retry shortly"
-        raise _RefusalError(503, "not_ready", detail, {"Retry-After": "2"})
-    return state.workers
-
-
-Workers = Annotated[_Workers, Depends(_workers)]
-
-
-def _log_ids(request: Request, ids: list[str]) -> None:
-    """Hand the note ids to the request log (ids only, never text)."""
-    request.scope["docgap.note_ids"] = ids
 
 
 def _check_sizes(notes: Sequence[NoteInput], settings: ServiceSettings) -> None:
@@ -337,7 +99,7 @@ def _check_sizes(notes: Sequence[NoteInput], settings: ServiceSettings) -> None:
     large = [n.note_id for n in notes if n.text is not None and len(n.text) > limit]
     if large:
         shown = ", ".join(large[:10]) + (f" and {len(large) - 10} more" if len(large) > 10 else "")
-        raise _RefusalError(
+        raise RefusalError(
             413, "note_too_large", f"note(s) longer than {limit:,} characters: {shown}"
         )
 
@@ -348,8 +110,8 @@ def _check_sizes(notes: Sequence[NoteInput], settings: ServiceSettings) -> None:
 async def analyze(body: NoteIn, request: Request, workers: Workers) -> JSONResponse:
     """Analyse one note; answers the note's report (the same record as `docgap scan`)."""
     note = NoteInput(body.note_id or "note", body.text)
-    _log_ids(request, [note.note_id])
-    settings = _state(request).settings
+    log_ids(request, [note.note_id])
+    settings = service_state(request).settings
     _check_sizes([note], settings)
     (report,) = await workers.analyze([note], settings.timeout_seconds)
     return JSONResponse(report.to_dict())
@@ -357,55 +119,33 @@ async def analyze(body: NoteIn, request: Request, workers: Workers) -> JSONRespo
 
 async def analyze_batch(body: BatchIn, request: Request, workers: Workers) -> JSONResponse:
     """Analyse several notes; answers their reports in order."""
-    settings = _state(request).settings
+    settings = service_state(request).settings
     if len(body.notes) > settings.max_batch:
-        raise _RefusalError(
+        raise RefusalError(
             413,
             "batch_too_large",
             f"{len(body.notes)} notes in one batch; the limit is {settings.max_batch}",
         )
     notes = [NoteInput(n.note_id or f"note-{i}", n.text) for i, n in enumerate(body.notes, start=1)]
-    _log_ids(request, [n.note_id for n in notes])
+    log_ids(request, [n.note_id for n in notes])
     _check_sizes(notes, settings)
     reports = await workers.analyze(notes, settings.timeout_seconds)
     return JSONResponse({"reports": [r.to_dict() for r in reports]})
 
 
-_FHIR_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {
-                "schema": {
-                    "type": "object",
-                    "description": "A FHIR R4 DocumentReference, or a Bundle of them; the note "
-                    "is the first content[].attachment with contentType text/plain and "
-                    "base64 data.",
-                    "required": ["resourceType"],
-                    "properties": {
-                        "resourceType": {"type": "string", "enum": ["DocumentReference", "Bundle"]}
-                    },
-                }
-            },
-            "application/fhir+json": {"schema": {"type": "object"}},
-        },
-    }
-}
-
-
 async def analyze_fhir(request: Request, workers: Workers) -> JSONResponse:
     """Analyse a FHIR DocumentReference or Bundle; answers reports keyed by resource id."""
-    settings = _state(request).settings
+    settings = service_state(request).settings
     body = await request.body()
     try:  # parsing and validating a large Bundle is CPU work too: off the event loop
         notes = await anyio.to_thread.run_sync(parse_fhir_json, body)
     except MalformedJsonError as exc:
-        raise _RefusalError(400, "malformed_json", str(exc)) from None
+        raise RefusalError(400, "malformed_json", str(exc)) from None
     except FhirError as exc:
-        raise _RefusalError(422, "invalid_fhir", str(exc)) from None
-    _log_ids(request, [n.note_id for n in notes.records])
+        raise RefusalError(422, "invalid_fhir", str(exc)) from None
+    log_ids(request, [n.note_id for n in notes.records])
     if len(notes.records) > settings.max_batch:
-        raise _RefusalError(
+        raise RefusalError(
             413,
             "batch_too_large",
             f"{len(notes.records)} DocumentReferences in one Bundle; the limit is "
@@ -429,7 +169,7 @@ async def healthz() -> StatusOut:
 
 async def readyz(request: Request) -> JSONResponse:
     """Readiness: 200 once the pipeline is built, 503 before (or if it failed to build)."""
-    state = _state(request)
+    state = service_state(request)
     if state.workers is not None:
         return JSONResponse({"status": "ready", "detail": f"{state.workers.count} analyzer(s)"})
     if state.failure is not None:
@@ -446,7 +186,7 @@ def _model_info(analyzer: Analyzer) -> dict[str, Any] | None:
 
 async def version(request: Request) -> VersionOut:
     """The version of docgap, the hash of the rules in use, and the model (null if none)."""
-    workers = _state(request).workers
+    workers = service_state(request).workers
     analyzer = workers.first if workers is not None else None
     return VersionOut(
         docgap=__version__,
@@ -454,143 +194,6 @@ async def version(request: Request) -> VersionOut:
         model=_model_info(analyzer) if analyzer is not None else None,
         ready=workers is not None,
     )
-
-
-# -- middleware and error handlers ------------------------------------------------------------
-
-
-async def _send_error(send: Send, status: int, key: str, detail: str) -> None:
-    body = json.dumps({"error": key, "detail": detail}).encode("utf-8")
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-class _BodyLimit:
-    """Reject bodies over the limit with 413 before the app reads them (no JSON is parsed)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        detail = f"request body larger than {self.max_bytes:,} bytes"
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _send_error(send, 413, "body_too_large", detail)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await _send_error(send, 413, "body_too_large", detail)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-class _RequestLog:
-    """One log line per request (method, path, status, bytes, ms, note ids) and no tracebacks.
-
-    Sits outside every other layer: an unexpected exception becomes a 500 JSON answer here
-    and is logged by type only, since its message or traceback could quote a note.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-        size = 0
-
-        async def counting_send(message: Message) -> None:
-            nonlocal status, size
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                size += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, counting_send)
-        except Exception as exc:
-            log.error("%s %s failed (%s)", scope["method"], scope["path"], type(exc).__name__)
-            if status == 0:
-                status = 500
-                await _send_error(send, 500, "internal", "internal error; see the service log")
-        ids = scope.get("docgap.note_ids") or []
-        shown = ",".join(ids[:_MAX_LOGGED_IDS])
-        if len(ids) > _MAX_LOGGED_IDS:
-            shown += f",+{len(ids) - _MAX_LOGGED_IDS} more"
-        log.info(
-            "%s %s %d %dB %.1fms notes=%s",
-            scope["method"],
-            scope["path"],
-            status,
-            size,
-            (time.perf_counter() - started) * 1000,
-            shown or "-",
-        )
-
-
-async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, _RefusalError)
-    return exc.response
-
-
-async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, HTTPException)
-    key = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed"}.get(
-        exc.status_code, f"http_{exc.status_code}"
-    )
-    return _error(exc.status_code, key, str(exc.detail), **(exc.headers or {}))
-
-
-def _where(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
-
-
-async def _on_invalid(request: Request, exc: Exception) -> JSONResponse:
-    """400 for malformed JSON, 422 for a body that does not fit; neither echoes the input."""
-    assert isinstance(exc, RequestValidationError)
-    errors = exc.errors()
-    for err in errors:
-        if err.get("type") == "json_invalid":
-            reason = (err.get("ctx") or {}).get("error", "not JSON")
-            loc = err.get("loc") or ()
-            at = f" at character {loc[-1]}" if loc and isinstance(loc[-1], int) else ""
-            return _error(400, "malformed_json", f"malformed JSON{at}: {reason}")
-    if any(
-        tuple(err.get("loc", ())) == ("body",) and err.get("type") == "missing" for err in errors
-    ):
-        return _error(422, "invalid_request", "the request has no body; send a JSON object")
-    problems = [f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in errors]
-    return _error(422, "invalid_request", "; ".join(problems[:10]))
 
 
 # -- the app ----------------------------------------------------------------------------------
@@ -607,7 +210,7 @@ def create_app(
     The pipeline is built in the app's lifespan: run it under uvicorn, or use
     ``with TestClient(app):`` in tests.
     """
-    state = _State(settings or ServiceSettings(), analyzer, factory)
+    state = ServiceState(settings or ServiceSettings(), analyzer, factory)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -625,28 +228,28 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.docgap = state
-    secured = [Depends(_authorize)]
+    secured = [Depends(authorize)]
     app.post(
         "/v1/analyze",
         response_model=ReportOut,
-        responses=_ERRORS,
+        responses=ERROR_RESPONSES,
         dependencies=secured,
         tags=["analysis"],
     )(analyze)
     app.post(
         "/v1/analyze/batch",
         response_model=BatchOut,
-        responses=_ERRORS,
+        responses=ERROR_RESPONSES,
         dependencies=secured,
         tags=["analysis"],
     )(analyze_batch)
     app.post(
         "/v1/fhir",
         response_model=FhirOut,
-        responses=_ERRORS,
+        responses=ERROR_RESPONSES,
         dependencies=secured,
         tags=["analysis"],
-        openapi_extra=_FHIR_BODY,
+        openapi_extra=FHIR_BODY,
     )(analyze_fhir)
     app.get(
         "/healthz", response_model=StatusOut, response_model_exclude_none=True, tags=["operations"]
@@ -660,15 +263,15 @@ def create_app(
     app.get(
         "/version",
         response_model=VersionOut,
-        responses={401: _ERRORS[401]},
+        responses={401: ERROR_RESPONSES[401]},
         dependencies=secured,
         tags=["operations"],
     )(version)
-    app.add_exception_handler(_RefusalError, _on_refusal)
-    app.add_exception_handler(HTTPException, _on_http_error)
-    app.add_exception_handler(RequestValidationError, _on_invalid)
-    app.add_middleware(_BodyLimit, max_bytes=state.settings.max_body_bytes)
-    app.add_middleware(_RequestLog)  # added last: the outermost layer
+    app.add_exception_handler(RefusalError, on_refusal)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
+    app.add_middleware(RequestLog)  # added last: the outermost layer
     return app
 
 
@@ -686,19 +289,6 @@ def write_openapi(path: Path | str) -> None:
 # -- running it -------------------------------------------------------------------------------
 
 
-def read_token(path: Path | str) -> str:
-    """The bearer token in ``path`` (surrounding whitespace ignored); refuses an empty file."""
-    path = Path(path)
-    token = path.read_text(encoding="utf-8").strip()
-    if not token:
-        raise ValueError(f"{path}: the token file is empty")
-    if len(token) < _MIN_TOKEN_CHARS:
-        log.warning("the token in %s is shorter than %d characters", path, _MIN_TOKEN_CHARS)
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("%s is readable by other users; chmod 600 it", path)
-    return token
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -710,7 +300,7 @@ def _is_loopback(host: str) -> bool:
 
 def app_from_env() -> FastAPI:
     """App factory for uvicorn worker processes: settings come from the environment."""
-    raw = json.loads(os.environ.get(_SETTINGS_ENV, "{}"))
+    raw = json.loads(os.environ.get(SETTINGS_ENV, "{}"))
     token_file = raw.pop("token_file", None)
     settings = ServiceSettings(**raw)
     if token_file:
@@ -770,7 +360,7 @@ def serve(
         shared = {k: v for k, v in asdict(settings).items() if k != "token"}
         if token_file is not None:
             shared["token_file"] = str(token_file)
-        os.environ[_SETTINGS_ENV] = json.dumps(shared)
+        os.environ[SETTINGS_ENV] = json.dumps(shared)
         uvicorn.run("docgap.service:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings=settings), **options)
