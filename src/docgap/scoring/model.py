@@ -186,22 +186,34 @@ class ReviewModel:
                 raw[k] += self._clf.learning_rate * tree.value[_leaf(tree, dense)]
         return raw
 
-    def _contributions(self, x: SparseFeatures) -> dict[int, float]:
-        """Each present feature's push on the ``supported`` logit (centred over classes)."""
+    def _top(self, x: SparseFeatures) -> list[tuple[int, float, float]]:
+        """``(column, value, effect)`` of the strongest pushes, largest first (ties: column)."""
         if isinstance(self._clf, _Linear):
-            push = self._push
-            return {j: float(v) * push[j] for j, v in
-                    zip(x.indices.tolist(), x.values.tolist(), strict=True)}
+            columns, values = x.indices, x.values
+            effects = values * self._push[columns]
+        else:
+            pushes = self._contributions(x)
+            columns = np.fromiter(pushes, dtype=np.int64, count=len(pushes))
+            effects = np.fromiter(pushes.values(), dtype=np.float64, count=len(pushes))
+            values = x.dense(self.space.size)[columns]
+        order = np.lexsort((columns, -np.abs(effects)))[:TOP_FEATURES]
+        return list(zip(columns[order].tolist(), values[order].tolist(),
+                        effects[order].tolist(), strict=True))
+
+    def _contributions(self, x: SparseFeatures) -> dict[int, float]:
+        """Each present feature's push on the ``supported`` logit (tree models)."""
+        clf = self._clf
+        assert isinstance(clf, _Boosting)  # the linear model's pushes are in _top
         k = self._supported
         dense = x.dense(self.space.size).astype(np.float32)
         push_all = np.zeros((len(self.classes), self.space.size))
-        for stage in self._clf.stages:
+        for stage in clf.stages:
             for c, tree in enumerate(stage):
                 node = 0
                 while tree.left[node] != -1:
                     feature = tree.feature[node]
                     child = _step(tree, node, dense)
-                    push_all[c, feature] += self._clf.learning_rate * (
+                    push_all[c, feature] += clf.learning_rate * (
                         tree.value[child] - tree.value[node]
                     )
                     node = child
@@ -251,16 +263,14 @@ class ReviewModel:
         # argmax does.
         likeliest = max(STATUSES, key=full.__getitem__)
         flagged = likeliest != status or full[status] < self.threshold
-        pushes = sorted(self._contributions(x).items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-        value = dict(zip(x.indices.tolist(), x.values.tolist(), strict=True))
         return {
             "score": round(full[_SUPPORTED], 4),
             "review": flagged,
             "status_probabilities": {s: round(p, 4) for s, p in full.items()},
             "top_features": [
-                {"feature": self._names[j], "value": round(value[j], 4),
+                {"feature": self._names[j], "value": round(value, 4),
                  "effect": round(effect, 4)}
-                for j, effect in pushes[:TOP_FEATURES]
+                for j, value, effect in self._top(x)
             ],
         }
 
