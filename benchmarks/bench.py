@@ -57,16 +57,26 @@ def corpus_path(arg: str | None) -> Path:
 
 
 def read_notes(path: Path, limit: int | None) -> list[tuple[str, str]]:
-    """The first ``limit`` non-empty notes as ``(note_id, text)`` pairs."""
+    """The first ``limit`` non-empty, non-reserved notes as ``(note_id, text)`` pairs.
+
+    Ids listed in ``reserved_ids.txt`` beside the corpus (held-out notes) are skipped on
+    their id, before their text is looked at.
+    """
+    from notes import reserved_ids
+
+    reserved = reserved_ids(path)
     notes: list[tuple[str, str]] = []
     with path.open(encoding="utf-8") as handle:
         for line_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             record = json.loads(line)
+            note_id = str(record.get("note_id") or f"line-{line_no}")
+            if note_id in reserved:
+                continue
             text = record.get("text") or ""
             if text.strip():
-                notes.append((str(record.get("note_id") or f"line-{line_no}"), text))
+                notes.append((note_id, text))
                 if limit is not None and len(notes) >= limit:
                     break
     if not notes:

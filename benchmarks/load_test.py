@@ -50,10 +50,15 @@ def read_notes(corpus: Path | None, limit: int) -> list[tuple[str, str]]:
     """``(note_id, text)`` pairs: the example notes, or the first ``limit`` of a corpus."""
     if corpus is None:
         return [(p.stem, p.read_text(encoding="utf-8")) for p in sorted(EXAMPLES.glob("*.txt"))]
+    from notes import reserved_ids
+
+    reserved = reserved_ids(corpus)  # held-out notes: skipped on their id, text unread
     notes = []
     with corpus.open(encoding="utf-8") as handle:
         for i, line in enumerate(handle, start=1):
             record = json.loads(line)
+            if str(record.get("note_id", record.get("id", ""))) in reserved:
+                continue
             text = record.get("text")
             if isinstance(text, str) and text.strip():
                 notes.append((str(record.get("id", f"line-{i}")), text))

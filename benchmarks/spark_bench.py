@@ -60,9 +60,14 @@ def read_notes(limit: int, corpus: Path) -> list[tuple[str, str]]:
         return notes
     if not corpus.is_file():
         sys.exit(f"spark_bench: corpus not found: {corpus} (use --corpus or set {CORPUS_ENV})")
+    from notes import reserved_ids
+
+    reserved = reserved_ids(corpus)  # held-out notes: skipped on their id, text unread
     with corpus.open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
+            if str(record.get("note_id")) in reserved:
+                continue
             if (record.get("text") or "").strip():
                 notes.append((str(record["note_id"]), record["text"]))
                 limit -= 1

@@ -85,10 +85,10 @@ def test_feature_space_transforms_as_the_fitted_transformer(corpus: Any, held_ou
                                                          .to_json())))
     reports, texts = [corpus.reports[i] for i in test], [corpus.texts[i] for i in test]
     expected = fitted.transform(feature_frame(reports, texts))
-    got = space.transformer().transform(reports, texts)
+    got = space.transformer().transform(reports, texts)  # numpy only, no scikit-learn
     assert space.names == list(fitted.get_feature_names_out())
     assert got.shape == expected.shape
-    assert abs(got - expected).max() == 0.0
+    np.testing.assert_allclose(got, expected.toarray(), rtol=0, atol=1e-15)
 
 
 # -- the JSON form gives scikit-learn's probabilities ---------------------------------------------
@@ -161,9 +161,80 @@ def test_predict_takes_a_note_report(
     assert shipped.predict(report, text) == shipped.predict(report.to_dict(), text)
 
 
+def _sklearn_predictions(
+    model: review.ReviewModel, reports: list[dict[str, Any]], texts: list[str]
+) -> np.ndarray:
+    """The probabilities as the model computed them before numpy took over: scikit-learn's
+    own vectorizers fitted by assignment, a scipy product and scikit-learn's softmax."""
+    import scipy.sparse as sp
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.utils.extmath import softmax
+
+    from docgap.scoring.space import TEXT_PARAMS
+
+    space = model.space
+    vector = DictVectorizer(sort=True)
+    vector.feature_names_ = list(space.findings)
+    vector.vocabulary_ = {name: i for i, name in enumerate(space.findings)}
+    words = TfidfVectorizer(**TEXT_PARAMS,
+                            vocabulary={t: i for i, t in enumerate(space.vocabulary)})
+    words.idf_ = np.asarray(space.idf, dtype=np.float64)
+    x = sp.hstack([vector.transform([report_findings(r) for r in reports]),
+                   words.transform(texts)], format="csr", dtype=np.float64)
+    coef, intercept = model._coef, model._intercept
+    proba = softmax(model.beta * (np.asarray(x @ coef.T) + intercept))
+    full = np.zeros((len(texts), len(STATUSES)))
+    full[:, [STATUSES.index(c) for c in model.classes]] = proba
+    return full
+
+
+@pytest.fixture(scope="module")
+def dev_reports(analyzer: docgap.Analyzer, corpus: Any) -> list[docgap.NoteReport]:
+    """The development corpus's reports as the analyzer holds them (NoteReport objects)."""
+    return [analyzer.analyze(text, f"dev-{i}") for i, text in enumerate(corpus.texts)]
+
+
+def test_numpy_model_predicts_as_scikit_learn_did(
+    shipped: review.ReviewModel, corpus: Any, dev_reports: list[docgap.NoteReport]
+) -> None:
+    expected = _sklearn_predictions(shipped, corpus.reports, corpus.texts)
+    got = shipped.probabilities(corpus.reports, corpus.texts)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
+    supported = STATUSES.index("supported")
+    for row, (report, text) in enumerate(zip(dev_reports, corpus.texts, strict=True)):
+        assert report.to_dict()["evidence"] == corpus.reports[row]["evidence"]
+        view = shipped.predict_report(report, text)
+        assert view == shipped.predict(report.to_dict(), text)
+        assert view["score"] == round(float(expected[row, supported]), 4)
+        probs = view["status_probabilities"]
+        assert probs == {s: round(float(expected[row, k]), 4) for k, s in enumerate(STATUSES)}
+
+
+def test_scan_time_model_does_not_import_scikit_learn() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from docgap.scoring.model import load_default_model\n"
+        "from docgap.report import NoteReport\n"
+        "model = load_default_model()\n"
+        "assert model is not None\n"
+        "report = NoteReport('n', 'at_risk', None, {'cervical_pain': True}, False)\n"
+        "model.predict_report(report, 'Neck pain and occipital headache.')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, timeout=120)
+    assert done.stdout.strip() == "[]"
+
+
 def test_a_failed_note_gets_no_score(shipped: review.ReviewModel) -> None:
     failed = docgap.NoteReport.failed("bad", "empty note").to_dict()
     assert shipped.predict(failed, "") == {
+        "score": None, "review": False, "status_probabilities": None, "top_features": []}
+    assert shipped.predict_report(docgap.NoteReport.failed("bad", "empty note"), "") == {
         "score": None, "review": False, "status_probabilities": None, "top_features": []}
 
 

@@ -13,7 +13,8 @@ hash, the feature names, the cross-validated metrics and the hash of ``model.jso
 model that is missing, damaged, modified or built for other rules is refused with a
 warning, and docgap reports the rules' verdict alone.
 
-This module applies a model; :mod:`docgap.scoring.training` fits one (imported only to train).
+This module applies a model with numpy alone (scikit-learn is imported only to train:
+:mod:`docgap.scoring.training`); a scan pays neither its import nor its per-call overhead.
 Train: ``docgap train corpus/dev/gold.jsonl --out models/review`` (:mod:`docgap.scoring.training`).
 """
 
@@ -29,13 +30,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
-import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sklearn.utils.extmath import softmax
 
 from docgap.report import STATUSES, NoteReport
-from docgap.scoring.features import FeatureSpace
-from docgap.scoring.model_metrics import review_flags
+from docgap.scoring.space import FeatureSpace, SparseFeatures, findings_of, report_findings
 
 __all__ = [
     "DEFAULT_NAME",
@@ -138,6 +136,14 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, in the same operations as scikit-learn's ``extmath.softmax``."""
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    np.exp(shifted, shifted)
+    shifted /= shifted.sum(axis=-1, keepdims=True)
+    return shifted
+
+
 def _display(name: str) -> str:
     """A column name as a reader sees it: rules findings bare, n-grams quoted."""
     block, _, feature = name.partition("__")
@@ -160,86 +166,116 @@ class ReviewModel:
         self._names = [_display(n) for n in self.space.names]
         self._columns = [STATUSES.index(c) for c in self.classes]
         self._clf = parsed.classifier
+        self._supported = self.classes.index(_SUPPORTED)
         if isinstance(parsed.classifier, _Linear):
             self._coef = np.asarray(parsed.classifier.coef, dtype=np.float64)
             self._intercept = np.asarray(parsed.classifier.intercept, dtype=np.float64)
+            # Each feature's push on the supported logit, centred over classes, once.
+            self._push = self.beta * (self._coef[self._supported] - self._coef.mean(axis=0))
 
     # ------------------------------------------------------------------ the arithmetic
-    def _logits(self, x: sp.csr_matrix) -> np.ndarray:
-        """Raw class scores before calibration (rows: notes; columns: ``self.classes``)."""
+    def _logits(self, x: SparseFeatures) -> np.ndarray:
+        """Raw class scores before calibration (one per class of ``self.classes``)."""
         if isinstance(self._clf, _Linear):
-            return np.asarray(x @ self._coef.T) + self._intercept
-        raw = np.tile(np.asarray(self._clf.init, dtype=np.float64), (x.shape[0], 1))
-        dense = x.toarray().astype(np.float32)  # scikit-learn's trees compare float32
-        for row in range(x.shape[0]):
-            for stage in self._clf.stages:
-                for k, tree in enumerate(stage):
-                    raw[row, k] += self._clf.learning_rate * tree.value[_leaf(tree, dense[row])]
+            # The one sparse product: only the note's present columns are read.
+            return np.asarray(self._coef[:, x.indices] @ x.values) + self._intercept
+        raw = np.asarray(self._clf.init, dtype=np.float64).copy()
+        dense = x.dense(self.space.size).astype(np.float32)  # the trees compare float32
+        for stage in self._clf.stages:
+            for k, tree in enumerate(stage):
+                raw[k] += self._clf.learning_rate * tree.value[_leaf(tree, dense)]
         return raw
 
-    def _contributions(self, x: sp.csr_matrix) -> dict[int, float]:
-        """Each present feature's push on the ``supported`` logit (centred over classes)."""
-        k = self.classes.index(_SUPPORTED)
+    def _top(self, x: SparseFeatures) -> list[tuple[int, float, float]]:
+        """``(column, value, effect)`` of the strongest pushes, largest first (ties: column)."""
         if isinstance(self._clf, _Linear):
-            centred = self._coef[k] - self._coef.mean(axis=0)
-            return {int(j): self.beta * float(v) * centred[j] for j, v in
-                    zip(x.indices, x.data, strict=True)}
-        dense = x.toarray()[0].astype(np.float32)
-        push = np.zeros((len(self.classes), self.space.size))
-        for stage in self._clf.stages:
+            columns, values = x.indices, x.values
+            effects = values * self._push[columns]
+        else:
+            pushes = self._contributions(x)
+            columns = np.fromiter(pushes, dtype=np.int64, count=len(pushes))
+            effects = np.fromiter(pushes.values(), dtype=np.float64, count=len(pushes))
+            values = x.dense(self.space.size)[columns]
+        order = np.lexsort((columns, -np.abs(effects)))[:TOP_FEATURES]
+        return list(zip(columns[order].tolist(), values[order].tolist(),
+                        effects[order].tolist(), strict=True))
+
+    def _contributions(self, x: SparseFeatures) -> dict[int, float]:
+        """Each present feature's push on the ``supported`` logit (tree models)."""
+        clf = self._clf
+        assert isinstance(clf, _Boosting)  # the linear model's pushes are in _top
+        k = self._supported
+        dense = x.dense(self.space.size).astype(np.float32)
+        push_all = np.zeros((len(self.classes), self.space.size))
+        for stage in clf.stages:
             for c, tree in enumerate(stage):
                 node = 0
                 while tree.left[node] != -1:
                     feature = tree.feature[node]
                     child = _step(tree, node, dense)
-                    push[c, feature] += self._clf.learning_rate * (
+                    push_all[c, feature] += clf.learning_rate * (
                         tree.value[child] - tree.value[node]
                     )
                     node = child
-        centred_push = self.beta * (push[k] - push.mean(axis=0))
+        centred_push = self.beta * (push_all[k] - push_all.mean(axis=0))
         return {int(j): float(centred_push[j]) for j in np.flatnonzero(centred_push)}
 
     def probabilities(
         self, reports: Sequence[Mapping[str, Any]], texts: Sequence[str]
     ) -> np.ndarray:
         """Calibrated probabilities, one row per note, columns in ``STATUSES`` order."""
-        x = self._features.transform(reports, texts)
-        proba = softmax(self.beta * self._logits(x))
-        full = np.zeros((x.shape[0], len(STATUSES)))
-        full[:, self._columns] = proba
+        if len(reports) != len(texts):
+            raise ValueError(f"{len(reports)} reports but {len(texts)} texts")
+        full = np.zeros((len(texts), len(STATUSES)))
+        for row, (report, text) in enumerate(zip(reports, texts, strict=True)):
+            x = self._features.vector(report_findings(report), text)
+            full[row, self._columns] = _softmax(self.beta * self._logits(x))
         return full
 
     def predict(self, report: Mapping[str, Any] | NoteReport, text: str) -> dict[str, Any]:
         """``score``, ``review``, ``status_probabilities`` and ``top_features`` for a note.
 
         A note the rules could not analyse (``error``, no status) gets ``score`` null and
-        no flag: it is already reported as an error.
+        no flag: it is already reported as an error. A :class:`NoteReport` is read
+        directly (as :meth:`predict_report`), a JSON record through its keys.
         """
-        record = report.to_dict() if isinstance(report, NoteReport) else report
-        status = record.get("status")
-        if record.get("error") is not None or status not in STATUSES:
-            return {"score": None, "review": False, "status_probabilities": None,
-                    "top_features": []}
-        x = self._features.transform([record], [text])
-        proba = softmax(self.beta * self._logits(x))[0]
+        if isinstance(report, NoteReport):
+            return self.predict_report(report, text)
+        status = report.get("status")
+        if report.get("error") is not None or status not in STATUSES:
+            return _UNSCORED | {"top_features": []}
+        return self._view(report_findings(report), str(status), text)
+
+    def predict_report(self, report: NoteReport, text: str) -> dict[str, Any]:
+        """:meth:`predict` for a report as the analyzer holds it: no ``to_dict`` record."""
+        if report.error is not None or report.status not in STATUSES:
+            return _UNSCORED | {"top_features": []}
+        return self._view(findings_of(report), report.status, text)
+
+    def _view(self, findings: Mapping[str, float], status: str, text: str) -> dict[str, Any]:
+        x = self._features.vector(findings, text)
+        proba = _softmax(self.beta * self._logits(x))
         full = dict.fromkeys(STATUSES, 0.0)
-        for c, p in zip(self.classes, proba, strict=True):
+        for c, p in zip(self.classes, proba.tolist(), strict=True):
             full[c] = float(p)
-        rules = STATUSES.index(status)
-        flagged = bool(review_flags(np.asarray([list(full.values())]), np.asarray([rules]),
-                                    self.threshold)[0])
-        pushes = sorted(self._contributions(x).items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-        dense = x.toarray()[0]
+        # review_flags (model_metrics) for one note: the likeliest status is not the
+        # rules', or the rules' status is unlikely. max() keeps the first of equals, as
+        # argmax does.
+        likeliest = max(STATUSES, key=full.__getitem__)
+        flagged = likeliest != status or full[status] < self.threshold
         return {
             "score": round(full[_SUPPORTED], 4),
             "review": flagged,
             "status_probabilities": {s: round(p, 4) for s, p in full.items()},
             "top_features": [
-                {"feature": self._names[j], "value": round(float(dense[j]), 4),
+                {"feature": self._names[j], "value": round(value, 4),
                  "effect": round(effect, 4)}
-                for j, effect in pushes[:TOP_FEATURES]
+                for j, value, effect in self._top(x)
             ],
         }
+
+
+_UNSCORED: dict[str, Any] = {"score": None, "review": False, "status_probabilities": None}
 
 
 def _step(tree: _Tree, node: int, x: np.ndarray) -> int:
