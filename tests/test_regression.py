@@ -16,8 +16,14 @@ import pytest
 
 from docgap import STATUSES, Analyzer
 
-CASES_FILE = Path(__file__).parent / "regression" / "cases.json"
-CASES: list[dict[str, Any]] = json.loads(CASES_FILE.read_text(encoding="utf-8"))
+# Every tests/regression/*.json file holds a list of cases (one file per family of rules, so
+# that changes to different rules do not edit the same file).
+CASES_DIR = Path(__file__).parent / "regression"
+CASES: list[dict[str, Any]] = [
+    case
+    for path in sorted(CASES_DIR.glob("*.json"))
+    for case in json.loads(path.read_text(encoding="utf-8"))
+]
 EXPECTED_KEYS = {"status", "would_code", "chiropractic", "elements", "gaps_include", "gaps_exclude"}
 ELEMENTS = {
     "named_syndrome",
