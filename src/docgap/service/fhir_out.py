@@ -93,7 +93,9 @@ def subjects_of(resource: Any) -> dict[str, dict[str, Any]]:
 
 
 def _extensions(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    extensions = [{"url": STATUS_EXTENSION, "valueCode": str(record.get("status"))}]
+    extensions: list[dict[str, Any]] = [
+        {"url": STATUS_EXTENSION, "valueCode": str(record.get("status"))}
+    ]
     if record.get("would_code"):
         extensions.append(
             {

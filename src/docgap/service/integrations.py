@@ -40,7 +40,8 @@ def feedback_sink(settings: ServiceSettings) -> FeedbackSink | None:
     if settings.db_url:
         try:
             sinks = importlib.import_module("docgap.store.sinks")
-            return sinks.StoreFeedbackSink(settings.db_url)  # type: ignore[no-any-return]
+            sink: FeedbackSink = sinks.StoreFeedbackSink(settings.db_url)
+            return sink
         except (ImportError, AttributeError):
             log.warning(
                 "CDS feedback cannot be recorded in the database yet (no "
