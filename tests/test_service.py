@@ -24,6 +24,9 @@ from docgap.service import (
     openapi_document,
     read_token,
 )
+from docgap.service.fhir_out import GAP_SYSTEM
+from docgap.service.middleware import safe
+from docgap.service.schemas import analysis_body
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTES = {
@@ -71,7 +74,8 @@ def secured(analyzer: docgap.Analyzer) -> Iterator[TestClient]:
 
 
 def _expected(analyzer: docgap.Analyzer, note_id: str, text: str) -> dict[str, Any]:
-    return json.loads(json.dumps(analyzer.analyze(text, note_id).to_dict()))
+    record = analysis_body(analyzer.analyze(text, note_id).to_dict())
+    return json.loads(json.dumps(record))
 
 
 class _FakeAnalyzer:
@@ -116,16 +120,33 @@ def test_readyz(client: TestClient) -> None:
 
 def test_version(client: TestClient, analyzer: docgap.Analyzer) -> None:
     body = client.get("/version").json()
-    assert body == {
-        "docgap": docgap.__version__,
-        "lexicon_sha256": analyzer.lexicon_hash,
-        "model": None,
-        "ready": True,
-    }
+    assert body["docgap"] == docgap.__version__
+    assert body["lexicon_sha256"] == analyzer.lexicon_hash and body["ready"] is True
+    assert analyzer.model is not None, "the shipped review model should load"
+    assert body["model"]["model_sha256"] == analyzer.model.metadata["model_sha256"]
+    assert body["model"]["classes"] == list(analyzer.model.classes)
 
 
-def test_openapi_is_served_and_matches_the_checked_in_copy(client: TestClient) -> None:
-    served = client.get("/openapi.json").json()
+def test_docs_are_off_by_default(client: TestClient) -> None:
+    for path in ("/docs", "/openapi.json", "/redoc"):
+        assert client.get(path).status_code == 404
+
+
+def test_docs_with_the_flag_are_local_and_behind_the_token(analyzer: docgap.Analyzer) -> None:
+    app = create_app(analyzer, ServiceSettings(token=TOKEN, docs=True))
+    with TestClient(app) as docs_client:
+        assert docs_client.get("/openapi.json").status_code == 401
+        assert docs_client.get("/docs").status_code == 401
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        page = docs_client.get("/docs", headers=auth)
+        assert page.status_code == 200 and "/v1/analyze" in page.text
+        assert "<script" not in page.text and "cdn" not in page.text.lower()
+        assert docs_client.get("/openapi.json", headers=auth).json()["info"]["title"] == "docgap"
+
+
+def test_openapi_is_served_and_matches_the_checked_in_copy(analyzer: docgap.Analyzer) -> None:
+    with TestClient(create_app(analyzer, ServiceSettings(docs=True))) as docs_client:
+        served = docs_client.get("/openapi.json").json()
     checked_in = json.loads((ROOT / "docs" / "openapi.json").read_text(encoding="utf-8"))
     assert served == checked_in, (
         "docs/openapi.json is stale: regenerate it with "
@@ -139,6 +160,9 @@ def test_openapi_is_served_and_matches_the_checked_in_copy(client: TestClient) -
         "/healthz",
         "/readyz",
         "/version",
+        "/cds-services",
+        "/cds-services/docgap-m53-0",
+        "/cds-services/docgap-m53-0/feedback",
     }
 
 
@@ -158,11 +182,20 @@ def test_analyze_without_id(client: TestClient) -> None:
     assert client.post("/v1/analyze", json={"text": "neck pain"}).json()["note_id"] == "note"
 
 
-def test_unanalysable_note_is_a_report_with_error(client: TestClient) -> None:
-    response = client.post("/v1/analyze", json={"note_id": "blank", "text": " \n\t "})
-    assert response.status_code == 200
-    body = response.json()
-    assert body["status"] is None and "empty note" in body["error"]
+def test_blank_note_is_422(client: TestClient) -> None:
+    for text in (" \n\t ", ""):
+        response = client.post("/v1/analyze", json={"note_id": "blank", "text": text})
+        assert "whitespace" in _error(response, 422, "empty_note")
+
+
+def test_reports_carry_query_drafts_and_a_fix_per_gap(client: TestClient) -> None:
+    body = client.post("/v1/analyze", json={"text": NOTES["04-at-risk-no-cranial"]}).json()
+    assert [f["gap"] for f in body["fixes"]] == [g["key"] for g in body["gaps"]]
+    assert all(f["suggestion"] for f in body["fixes"])
+    queried = {f["gap"]: f["query"] for f in body["fixes"] if f.get("query")}
+    assert queried, "an at-risk note has a query draft"
+    assert {q["key"] for q in body["queries"]} == set(queried.values())
+    assert all(q["text"] and q["options"] for q in body["queries"])
 
 
 def test_batch_answers_reports_in_order(client: TestClient, analyzer: docgap.Analyzer) -> None:
@@ -175,34 +208,54 @@ def test_batch_answers_reports_in_order(client: TestClient, analyzer: docgap.Ana
     assert reports[3]["note_id"] == "note-4" and reports[3]["error"]
 
 
-def test_fhir_bundle_answers_reports_keyed_by_resource_id(
+def test_fhir_bundle_answers_detected_issues_keeping_the_subject(
     client: TestClient, analyzer: docgap.Analyzer
 ) -> None:
     names = sorted(NOTES)[:3]
+    entries = [
+        document_reference(n, NOTES[n]) | {"subject": {"reference": "Patient/p1"}} for n in names
+    ]
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",
-        "entry": [{"resource": document_reference(n, NOTES[n])} for n in names]
+        "entry": [{"resource": e} for e in entries]
         + [{"resource": {"resourceType": "Patient", "id": "p1"}}],
     }
     response = client.post(
         "/v1/fhir", content=json.dumps(bundle), headers={"content-type": "application/fhir+json"}
     )
     assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/fhir+json")
     body = response.json()
-    assert body["resourceType"] == "Bundle"
-    assert body["skipped"] == {"Patient": 1}
-    assert body["reports"] == {n: _expected(analyzer, n, NOTES[n]) for n in names}
+    issues = _issues(body, "DetectedIssue")
+    expected = [(n, g.key) for n in names for g in analyzer.analyze(NOTES[n], n).gaps]
+    assert [
+        (i["implicated"][0]["reference"].split("/")[1], i["code"]["coding"][0]["code"])
+        for i in issues
+    ] == [(f"DocumentReference/{n}".split("/")[1], k) for n, k in expected]
+    assert expected, "the first notes have gaps"
+    for issue in issues:
+        assert issue["patient"] == {"reference": "Patient/p1"}
+        assert issue["code"]["coding"][0]["system"] == GAP_SYSTEM
+        assert issue["status"] == "preliminary" and issue["severity"] in ("high", "moderate", "low")
+    skipped = [
+        o
+        for o in _issues(body, "OperationOutcome")
+        if "not DocumentReference" in o["issue"][0]["details"]["text"]
+    ]
+    assert len(skipped) == 1 and "Patient" not in json.dumps(skipped)
 
 
-def test_fhir_document_reference(client: TestClient, analyzer: docgap.Analyzer) -> None:
-    name = sorted(NOTES)[0]
-    response = client.post("/v1/fhir", json=document_reference(name, NOTES[name]))
-    assert response.status_code == 200
-    assert response.json()["reports"] == {name: _expected(analyzer, name, NOTES[name])}
+def test_fhir_document_reference_without_gaps_says_so(client: TestClient) -> None:
+    name = "01-supported-neurology"
+    body = client.post("/v1/fhir", json=document_reference(name, NOTES[name])).json()
+    outcomes = _issues(body, "OperationOutcome")
+    if not _issues(body, "DetectedIssue"):
+        assert outcomes[0]["issue"][0]["expression"] == [f"DocumentReference/{name}"]
+        assert outcomes[0]["issue"][0]["severity"] == "information"
 
 
-def test_fhir_bad_entry_is_a_report_with_error(client: TestClient) -> None:
+def test_fhir_bad_entry_is_an_operation_outcome(client: TestClient) -> None:
     bad = document_reference("bad", SECRET) | {"date": "not a date"}
     bundle = {
         "resourceType": "Bundle",
@@ -211,9 +264,13 @@ def test_fhir_bad_entry_is_a_report_with_error(client: TestClient) -> None:
     }
     response = client.post("/v1/fhir", json=bundle)
     assert response.status_code == 200
-    reports = response.json()["reports"]
-    assert reports["good"]["status"] is not None
-    assert "date" in reports["bad"]["error"]
+    errors = [
+        o
+        for o in _issues(response.json(), "OperationOutcome")
+        if o["issue"][0]["severity"] == "error"
+    ]
+    assert len(errors) == 1 and errors[0]["issue"][0]["expression"] == ["DocumentReference/bad"]
+    assert "date" in errors[0]["issue"][0]["details"]["text"]
     assert "SECRET" not in response.text
 
 
@@ -223,9 +280,18 @@ def test_fhir_bad_entry_is_a_report_with_error(client: TestClient) -> None:
 def _error(response: Any, status: int, key: str) -> str:
     assert response.status_code == status, response.text
     body = response.json()
-    assert body["error"] == key
     assert "SECRET" not in response.text
+    if body.get("resourceType") == "OperationOutcome":  # /v1/fhir answers FHIR
+        details = body["issue"][0]["details"]
+        assert details["coding"][0]["code"] == key
+        return str(details["text"])
+    assert body["error"] == key
     return str(body["detail"])
+
+
+def _issues(bundle: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
+    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
 
 
 def test_body_too_large(client: TestClient) -> None:
@@ -298,7 +364,8 @@ def test_timeout(service_log: _Capture) -> None:
         (b'{"txt": "SECRET-NOTE-TEXT"}', 422, "invalid_request", "text: Field required"),
         (b'{"text": 12}', 422, "invalid_request", "text: Input should be a valid string"),
         (b'{"text": "SECRET-NOTE-TEXT", "note_id": ""}', 422, "invalid_request", "note_id"),
-        (b'{"text": "SECRET-NOTE-TEXT", "extra": 1}', 422, "invalid_request", "extra"),
+        (b'{"text": "x", "SECRET-KEY": 1}', 422, "invalid_request", "not in the schema"),
+        (b'{"text": "x", "a\\nSECRET": 1}', 422, "invalid_request", "not in the schema"),
     ],
 )
 def test_malformed_analyze(
@@ -334,10 +401,10 @@ def test_malformed_batch(
         (b"\xff\xfe", 400, "malformed_json", "UTF-8"),
         (b"[]", 422, "invalid_fhir", "JSON list"),
         (
-            b'{"resourceType": "Patient", "text": "SECRET-NOTE-TEXT"}',
+            b'{"resourceType": "SECRET-TYPE", "text": "SECRET-NOTE-TEXT"}',
             422,
             "invalid_fhir",
-            "Patient",
+            "DocumentReference or Bundle",
         ),
         (
             json.dumps(document_reference("d", SECRET) | {"status": None}).encode(),
@@ -351,16 +418,17 @@ def test_malformed_batch(
             None,
             "no content",
         ),
-        (b'{"resourceType": "Bundle", "type": "collection"}', 422, "invalid_fhir", "no entries"),
+        (b'{"resourceType": "Bundle", "type": "collection"}', 422, "invalid_fhir", "no Document"),
     ],
 )
 def test_malformed_fhir(
     client: TestClient, body: bytes, status: int, key: str | None, fragment: str
 ) -> None:
     response = client.post("/v1/fhir", content=body, headers={"content-type": "application/json"})
-    if key is None:  # a valid resource whose note is unusable: a report with an error
+    if key is None:  # a valid resource whose note is unusable: an error OperationOutcome
         assert response.status_code == status
-        assert fragment in response.json()["reports"]["d"]["error"]
+        (outcome,) = _issues(response.json(), "OperationOutcome")
+        assert fragment in outcome["issue"][0]["details"]["text"]
     else:
         assert fragment in _error(response, status, key)
 
@@ -419,7 +487,7 @@ def test_token_accepted(secured: TestClient, method: str, path: str, body: Any) 
     assert response.status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/openapi.json"])
+@pytest.mark.parametrize("path", ["/healthz", "/readyz", "/cds-services"])
 def test_probes_and_schema_need_no_token(secured: TestClient, path: str) -> None:
     assert secured.get(path).status_code == 200
 
@@ -641,5 +709,16 @@ def test_reports_carry_the_analyzers_provenance() -> None:
 def test_the_report_model_documents_every_record_key() -> None:
     from docgap.schema import field_names
 
-    schema = json.loads(openapi_document())["components"]["schemas"]["ReportOut"]
-    assert tuple(schema["properties"]) == field_names()
+    schema = json.loads(openapi_document())["components"]["schemas"]["AnalysisOut"]
+    assert tuple(schema["properties"]) == (*field_names(), "queries", "fixes")
+
+
+def test_logged_values_cannot_forge_lines(client: TestClient, service_log: _Capture) -> None:
+    forged = "n1\nINFO forged line\x1b[2K"
+    assert (
+        client.post("/v1/analyze", json={"note_id": forged, "text": "neck pain"}).status_code == 200
+    )
+    (line,) = [entry for entry in service_log.lines if "/v1/analyze" in entry]
+    assert "\n" not in line and "\x1b" not in line
+    assert "n1\\nINFO forged line\\x1b[2K" in line
+    assert safe("a\\b\u2028") == "a\\\\b\\u2028"

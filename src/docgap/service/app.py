@@ -33,6 +33,7 @@ import json
 import logging
 import logging.config
 import os
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import asdict, replace
@@ -49,6 +50,9 @@ from docgap import __version__
 from docgap.analyzer import Analyzer
 from docgap.inputs.fhir import FhirError, MalformedJsonError, parse_fhir_json
 from docgap.inputs.reading import NoteInput
+from docgap.service.docs import add_docs
+from docgap.service.fhir_out import FHIR_JSON, findings_bundle, outcome_response, subjects_of
+from docgap.service.integrations import mount_integrations
 from docgap.service.middleware import (
     BodyLimit,
     RequestLog,
@@ -61,16 +65,21 @@ from docgap.service.middleware import (
 from docgap.service.schemas import (
     ERROR_RESPONSES,
     FHIR_BODY,
+    AnalysisOut,
     BatchIn,
     BatchOut,
-    FhirOut,
     NoteIn,
     RefusalError,
-    ReportOut,
     StatusOut,
     VersionOut,
+    analysis_body,
 )
 from docgap.service.settings import SETTINGS_ENV, ServiceSettings, read_token
+from docgap.service.slow_clients import (
+    BodyTimeout,
+    HeaderTimeoutProtocol,
+    header_timeout_protocol,
+)
 from docgap.service.workers import ServiceState, Workers, service_state
 
 __all__ = [
@@ -82,8 +91,6 @@ __all__ = [
     "serve",
     "write_openapi",
 ]
-
-log = logging.getLogger(__name__)
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +118,12 @@ async def analyze(body: NoteIn, request: Request, workers: Workers) -> JSONRespo
     """Analyse one note; answers the note's report (the same record as `docgap scan`)."""
     note = NoteInput(body.note_id or "note", body.text)
     log_ids(request, [note.note_id])
+    if not body.text.strip():  # nothing to analyse is a bad request, not a report
+        raise RefusalError(422, "empty_note", "text is empty or only whitespace")
     settings = service_state(request).settings
     _check_sizes([note], settings)
     (report,) = await workers.analyze([note], settings.timeout_seconds)
-    return JSONResponse(report.to_dict())
+    return JSONResponse(analysis_body(report.to_dict()))
 
 
 async def analyze_batch(body: BatchIn, request: Request, workers: Workers) -> JSONResponse:
@@ -130,11 +139,29 @@ async def analyze_batch(body: BatchIn, request: Request, workers: Workers) -> JS
     log_ids(request, [n.note_id for n in notes])
     _check_sizes(notes, settings)
     reports = await workers.analyze(notes, settings.timeout_seconds)
-    return JSONResponse({"reports": [r.to_dict() for r in reports]})
+    return JSONResponse({"reports": [analysis_body(r.to_dict()) for r in reports]})
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+def _fhir_problem(exc: FhirError) -> str:
+    """The FHIR parser's message without the input's values (quoted values, resource types)."""
+    text = str(exc)
+    if text.startswith("expected a FHIR DocumentReference or Bundle"):
+        return "expected a FHIR DocumentReference or Bundle (resourceType)"
+    if text.startswith("Bundle holds no DocumentReference"):
+        return "Bundle holds no DocumentReference"
+    return _QUOTED.sub("(value withheld)", text)
 
 
 async def analyze_fhir(request: Request, workers: Workers) -> JSONResponse:
-    """Analyse a FHIR DocumentReference or Bundle; answers reports keyed by resource id."""
+    """Analyse a FHIR DocumentReference or Bundle; answers a FHIR Bundle of DetectedIssues.
+
+    One ``DetectedIssue`` per gap (implicating the DocumentReference, ``patient`` its
+    ``subject``), one ``OperationOutcome`` per note not analysed or without a gap; a refused
+    request is an ``OperationOutcome`` (see :mod:`docgap.service.fhir_out`).
+    """
     settings = service_state(request).settings
     body = await request.body()
     try:  # parsing and validating a large Bundle is CPU work too: off the event loop
@@ -142,7 +169,7 @@ async def analyze_fhir(request: Request, workers: Workers) -> JSONResponse:
     except MalformedJsonError as exc:
         raise RefusalError(400, "malformed_json", str(exc)) from None
     except FhirError as exc:
-        raise RefusalError(422, "invalid_fhir", str(exc)) from None
+        raise RefusalError(422, "invalid_fhir", _fhir_problem(exc)) from None
     log_ids(request, [n.note_id for n in notes.records])
     if len(notes.records) > settings.max_batch:
         raise RefusalError(
@@ -153,13 +180,42 @@ async def analyze_fhir(request: Request, workers: Workers) -> JSONResponse:
         )
     _check_sizes(notes.records, settings)
     reports = await workers.analyze(notes.records, settings.timeout_seconds)
-    return JSONResponse(
-        {
-            "resourceType": notes.resource_type,
-            "reports": {r.note_id: r.to_dict() for r in reports},
-            "skipped": dict(notes.skipped),
-        }
-    )
+    subjects = subjects_of(json.loads(body))
+    bundle = findings_bundle([r.to_dict() for r in reports], subjects, notes.skipped)
+    return JSONResponse(bundle, media_type=FHIR_JSON)
+
+
+class _FhirErrors:
+    """Errors of ``/v1/fhir`` answered as FHIR ``OperationOutcome`` (FHIR clients expect it)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") != "/v1/fhir":
+            await self.app(scope, receive, send)
+            return
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def rewriting_send(message: Any) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start" and message["status"] >= 400:
+                start = message
+                return
+            if start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            answer = outcome_response(start["status"], b"".join(chunks))
+            for name, value in start.get("headers", []):
+                if name.lower() in (b"www-authenticate", b"retry-after"):
+                    answer.headers[name.decode("latin-1")] = value.decode("latin-1")
+            await answer(scope, receive, send)
+
+        await self.app(scope, receive, rewriting_send)
 
 
 async def healthz() -> StatusOut:
@@ -177,11 +233,19 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "starting", "detail": "building the pipeline"}, status_code=503)
 
 
+_MODEL_KEYS = ("model_sha256", "lexicon_sha256", "trained_at", "created", "docgap_version")
+
+
 def _model_info(analyzer: Analyzer) -> dict[str, Any] | None:
-    """The review model's identity, when the analyzer carries one (``model_info``)."""
-    info = getattr(analyzer, "model_info", None)
-    info = info() if callable(info) else info
-    return dict(info) if isinstance(info, dict) else None
+    """The loaded review model's identity (its metadata's hashes and dates), or None."""
+    model = getattr(analyzer, "model", None)
+    if model is None:
+        return None
+    metadata = getattr(model, "metadata", None) or {}
+    info: dict[str, Any] = {k: metadata[k] for k in _MODEL_KEYS if k in metadata}
+    info["classes"] = list(getattr(model, "classes", ()))
+    info["review_threshold"] = getattr(model, "threshold", None)
+    return info
 
 
 async def version(request: Request) -> VersionOut:
@@ -226,12 +290,15 @@ def create_app(
         summary="Does a clinical note support ICD-10-CM M53.0, and if not, why not?",
         description=_DESCRIPTION,
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.docgap = state
     secured = [Depends(authorize)]
     app.post(
         "/v1/analyze",
-        response_model=ReportOut,
+        response_model=AnalysisOut,
         responses=ERROR_RESPONSES,
         dependencies=secured,
         tags=["analysis"],
@@ -245,8 +312,20 @@ def create_app(
     )(analyze_batch)
     app.post(
         "/v1/fhir",
-        response_model=FhirOut,
-        responses=ERROR_RESPONSES,
+        response_class=JSONResponse,
+        responses={
+            200: {
+                "description": "A FHIR Bundle (collection) of DetectedIssue and OperationOutcome.",
+                "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+            },
+            **{
+                code: {
+                    "description": value["description"] + " A FHIR OperationOutcome.",
+                    "content": {FHIR_JSON: {"schema": {"type": "object"}}},
+                }
+                for code, value in ERROR_RESPONSES.items()
+            },
+        },
         dependencies=secured,
         tags=["analysis"],
         openapi_extra=FHIR_BODY,
@@ -267,10 +346,15 @@ def create_app(
         dependencies=secured,
         tags=["operations"],
     )(version)
+    mount_integrations(app, state)
+    if state.settings.docs:
+        add_docs(app, secured)
     app.add_exception_handler(RefusalError, on_refusal)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_invalid)
+    app.add_middleware(_FhirErrors)
     app.add_middleware(BodyLimit, max_bytes=state.settings.max_body_bytes)
+    app.add_middleware(BodyTimeout, seconds=state.settings.body_timeout_seconds)
     app.add_middleware(RequestLog)  # added last: the outermost layer
     return app
 
@@ -278,6 +362,7 @@ def create_app(
 def openapi_document(app: FastAPI | None = None) -> str:
     """The OpenAPI schema as stable, indented JSON (what ``docs/openapi.json`` holds)."""
     schema = (app or create_app(settings=ServiceSettings())).openapi()
+    schema.pop("servers", None)
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -355,6 +440,11 @@ def serve(
         "log_level": log_level,
         "server_header": False,
         "timeout_graceful_shutdown": 10,
+        "http": header_timeout_protocol(settings.header_timeout_seconds)
+        if workers == 1
+        else HeaderTimeoutProtocol,
+        "timeout_keep_alive": settings.keep_alive_seconds,
+        "limit_concurrency": settings.max_connections,
     }
     if workers > 1:
         shared = {k: v for k, v in asdict(settings).items() if k != "token"}

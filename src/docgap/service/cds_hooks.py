@@ -27,7 +27,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -394,8 +394,9 @@ def _load_jwks(jwks: Mapping[str, Any] | Path | str) -> Mapping[str, Any]:
 
 
 def cds_router(
-    analyzer_getter: Callable[[], Analyzer],
+    analyzer_getter: Callable[[], Analyzer] | None = None,
     *,
+    analyze: Callable[[list[NoteInput]], Awaitable[list[NoteReport]]] | None = None,
     public_url: str | None = None,
     jwks: Mapping[str, Any] | Path | str | None = None,
     allowed_issuers: Iterable[str] = (),
@@ -408,7 +409,12 @@ def cds_router(
     ``audience`` is the service's public URL (``.../cds-services/docgap-m53-0``), which the
     JWT ``aud`` must name; without it the request URL is used. ``jwks`` is a JWKS object or
     a file holding one; without it calls are not authenticated (loopback use only).
+    ``audience`` may also be the discovery URL (``.../cds-services``): the service's URL
+    under it is then accepted too. ``analyze`` (async) replaces ``analyzer_getter``: the
+    service passes its worker pool, so hook calls share its threads and timeout.
     """
+    if analyzer_getter is None and analyze is None:
+        raise ValueError("cds_router needs analyzer_getter or analyze")
     import docgap
 
     version = docgap.__version__
@@ -423,6 +429,8 @@ def cds_router(
         if audience:
             base = audience.rstrip("/")
             audiences = [base, base + "/feedback"]
+            if base.endswith("/cds-services"):
+                audiences += [f"{base}/{SERVICE_ID}", f"{base}/{SERVICE_ID}/feedback"]
         else:
             audiences = [str(request.url).split("?", 1)[0]]
             if feedback:
@@ -442,9 +450,15 @@ def cds_router(
         return body
 
     def analyse(notes: list[NoteInput]) -> list[NoteReport]:
+        assert analyzer_getter is not None
         with analysis_lock:
             analyzer = analyzer_getter()
             return [analyze_one(analyzer, note) for note in notes]
+
+    async def analyse_all(notes: list[NoteInput]) -> list[NoteReport]:
+        if analyze is not None:
+            return await analyze(notes)
+        return await run_in_threadpool(analyse, notes)
 
     @router.get("/cds-services")
     async def discovery() -> dict[str, Any]:
@@ -485,7 +499,7 @@ def cds_router(
             for key, field in (("patient_id", "patientId"), ("encounter_id", "encounterId")):
                 if isinstance(context.get(field), str) and context[field]:
                     note.meta.setdefault(key, context[field])
-        reports = await run_in_threadpool(analyse, notes) if notes else []
+        reports = await analyse_all(notes) if notes else []
         wanted = [r for r in reports if _wants_card(r)]
         cards = build_cards(wanted, version=version, public_url=public_url)
         cards_seen.remember(cards, [r.note_id for r in wanted])

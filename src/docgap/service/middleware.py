@@ -9,8 +9,9 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -30,6 +31,7 @@ __all__ = [
     "on_http_error",
     "on_invalid",
     "on_refusal",
+    "safe",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,23 @@ def authorize(
 def log_ids(request: Request, ids: list[str]) -> None:
     """Hand the note ids to the request log (ids only, never text)."""
     request.scope["docgap.note_ids"] = ids
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\\]")
+
+
+def safe(value: object) -> str:
+    r"""``value`` with control characters escaped (``\\n``, ``\\x1b``...): one log line stays one.
+
+    A client chooses note ids and paths; unescaped, a newline in one would forge a second
+    log line (and an ANSI escape would rewrite the terminal showing the log).
+    """
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group(0)
+        return "\\\\" if char == "\\" else char.encode("unicode_escape").decode("ascii")
+
+    return _CONTROL.sub(escape, str(value))
 
 
 async def _send_error(send: Send, status: int, key: str, detail: str) -> None:
@@ -144,18 +163,20 @@ class RequestLog:
         try:
             await self.app(scope, receive, counting_send)
         except Exception as exc:
-            log.error("%s %s failed (%s)", scope["method"], scope["path"], type(exc).__name__)
+            log.error(
+                "%s %s failed (%s)", safe(scope["method"]), safe(scope["path"]), type(exc).__name__
+            )
             if status == 0:
                 status = 500
                 await _send_error(send, 500, "internal", "internal error; see the service log")
         ids = scope.get("docgap.note_ids") or []
-        shown = ",".join(ids[:_MAX_LOGGED_IDS])
+        shown = ",".join(safe(i) for i in ids[:_MAX_LOGGED_IDS])
         if len(ids) > _MAX_LOGGED_IDS:
             shown += f",+{len(ids) - _MAX_LOGGED_IDS} more"
         log.info(
             "%s %s %d %dB %.1fms notes=%s",
-            scope["method"],
-            scope["path"],
+            safe(scope["method"]),
+            safe(scope["path"]),
             status,
             size,
             (time.perf_counter() - started) * 1000,
@@ -178,9 +199,23 @@ async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, key, str(exc.detail), **(exc.headers or {}))
 
 
-def _where(loc: Sequence[Any]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
+_FIELDS = frozenset({"notes", "note_id", "text"})  # the request models' own field names
+
+
+def _where(loc: Sequence[Any], *, extra: bool = False) -> str:
+    """Where in the body: our field names and list positions only, never a client's key."""
+    parts = [p for p in loc if p != "body"]
+    if extra and parts:
+        parts = parts[:-1]  # the unknown key itself is the client's text
+    shown = [str(p) if isinstance(p, int) or p in _FIELDS else "?" for p in parts]
+    return ".".join(shown) or "body"
+
+
+def _problem(err: Mapping[str, Any]) -> str:
+    """One validation problem in our words (pydantic's messages never quote the input)."""
+    if err.get("type") == "extra_forbidden":
+        return f"{_where(err.get('loc', ()), extra=True)}: a field not in the schema"
+    return f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}"
 
 
 async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
@@ -197,5 +232,5 @@ async def on_invalid(request: Request, exc: Exception) -> JSONResponse:
         tuple(err.get("loc", ())) == ("body",) and err.get("type") == "missing" for err in errors
     ):
         return error_response(422, "invalid_request", "the request has no body; send a JSON object")
-    problems = [f"{_where(err.get('loc', ()))}: {err.get('msg', 'invalid')}" for err in errors]
+    problems = list(dict.fromkeys(_problem(err) for err in errors))
     return error_response(422, "invalid_request", "; ".join(problems[:10]))

@@ -12,20 +12,24 @@ from typing import TYPE_CHECKING, Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from docgap.outputs.queries import draft_queries
 from docgap.schema import response_model
 
 __all__ = [
     "ERROR_RESPONSES",
     "FHIR_BODY",
+    "AnalysisOut",
     "BatchIn",
     "BatchOut",
     "ErrorOut",
-    "FhirOut",
+    "FixOut",
     "NoteIn",
+    "QueryOut",
     "RefusalError",
     "ReportOut",
     "StatusOut",
     "VersionOut",
+    "analysis_body",
     "error_response",
 ]
 
@@ -58,18 +62,76 @@ else:
     ReportOut = response_model("ReportOut")
 
 
+class IndicatorOut(BaseModel):
+    """A clinical indicator a query cites: what was found, where and when."""
+
+    text: str
+    wording: str
+    where: str
+    when: str | None = None
+    element: str
+    section: str | None = None
+    start: int
+    end: int
+
+
+class QueryOut(BaseModel):
+    """A compliant, non-leading query draft for a CDI specialist to review and send."""
+
+    key: str = Field(description="The query's key in the pack's queries.yml.")
+    gap: str = Field(description="The gap that calls for this query.")
+    title: str
+    indicators: list[IndicatorOut]
+    question: str
+    options: list[str]
+    text: str = Field(description="The whole query, ready to edit and send.")
+
+
+class FixOut(BaseModel):
+    """What would close one gap: the documentation to add, or the query that asks for it."""
+
+    gap: str
+    severity: str
+    suggestion: str = Field(description="The pack's wording of what the chart lacks and needs.")
+    query: str | None = Field(
+        default=None,
+        description="The key of the query draft to send instead when the provider must be "
+        "asked (a CDI specialist never adds a diagnosis).",
+    )
+
+
+class AnalysisOut(ReportOut):
+    """One note's report with the query drafts and a documentation fix per gap."""
+
+    queries: list[QueryOut] = Field(default_factory=list)
+    fixes: list[FixOut] = Field(default_factory=list)
+
+
+def analysis_body(record: dict[str, Any]) -> dict[str, Any]:
+    """A report record with ``queries`` and ``fixes`` added (drafts from the pack's queries).
+
+    The drafts are made by :func:`docgap.outputs.queries.draft_queries`, the same as the HTML
+    report shows; a gap's fix is the pack's message, pointing at the query that asks the
+    provider when there is one.
+    """
+    drafts = draft_queries(record)
+    by_gap = {d.gap: d.key for d in drafts}
+    fixes = [
+        {
+            "gap": gap.get("key"),
+            "severity": gap.get("severity"),
+            "suggestion": gap.get("message"),
+            "query": by_gap.get(gap.get("key")),
+        }
+        for gap in record.get("gaps") or ()
+    ]
+    return record | {"queries": [d.to_dict() for d in drafts], "fixes": fixes}
+
+
 class BatchOut(BaseModel):
     """Reports in the order of the request's notes."""
 
-    reports: list[ReportOut]
-
-
-class FhirOut(BaseModel):
-    """Reports keyed by resource id, and the Bundle entries that are not DocumentReferences."""
-
-    resourceType: str  # noqa: N815 - FHIR's spelling
-    reports: dict[str, ReportOut]
-    skipped: dict[str, int]
+    reports: list[AnalysisOut]
 
 
 class ErrorOut(BaseModel):

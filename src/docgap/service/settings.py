@@ -25,17 +25,53 @@ class ServiceSettings:
 
     max_body_bytes: int = 10 * 1024 * 1024  # 413 body_too_large
     max_batch: int = 64  # 413 batch_too_large
-    max_note_chars: int = 1_000_000  # 413 note_too_large (about 300 pages of text)
+    # 413 note_too_large. About 45 pages: the analysis of one note cannot be interrupted
+    # once started (a timed-out thread runs on and keeps its analyzer), and runs at some
+    # 7,000 characters a second on one core, so the limit keeps a note under the timeout.
+    max_note_chars: int = 150_000
     timeout_seconds: float = 30.0  # 504 timeout
     threads: int = 1  # worker threads, one Analyzer each
     token: str | None = field(default=None, repr=False)  # bearer token; None: no auth
+    # Slow clients: headers and body must arrive within these (408), at most this many
+    # connections at once (503 beyond), idle keep-alive connections closed after this.
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 100
+    keep_alive_seconds: float = 5.0
+    docs: bool = False  # serve /docs and /openapi.json (behind the token)
+    # Integrations: CDS Hooks (always mounted) and, with a database, the web worklist.
+    public_url: str | None = None
+    cds_jwks: str | None = None  # a JWKS file: every hook call must carry a signed JWT
+    cds_issuers: tuple[str, ...] = ()
+    cds_audience: str | None = None  # default: public_url + /cds-services
+    cds_feedback: str | None = None  # a JSONL file for card feedback
+    db_url: str | None = field(default=None, repr=False)  # may hold a password
+    session_secret_file: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_batch", "max_note_chars", "threads"):
+        for name in ("max_body_bytes", "max_batch", "max_note_chars", "threads", "max_connections"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
-        if self.timeout_seconds <= 0:
-            raise ValueError("timeout_seconds must be positive")
+        for name in (
+            "timeout_seconds",
+            "header_timeout_seconds",
+            "body_timeout_seconds",
+            "keep_alive_seconds",
+        ):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive")
+        if self.public_url is not None and not self.public_url.startswith(("http://", "https://")):
+            raise ValueError("public_url must be an http(s) URL")
+        object.__setattr__(self, "cds_issuers", tuple(self.cds_issuers))
+
+    @property
+    def audience(self) -> str | None:
+        """The ``aud`` a CDS client's JWT must name (``--cds-audience``, or derived)."""
+        if self.cds_audience:
+            return self.cds_audience
+        if self.public_url:
+            return self.public_url.rstrip("/") + "/cds-services"
+        return None
 
 
 def read_token(path: Path | str) -> str:
