@@ -229,6 +229,13 @@ def _default_analyzer() -> Analyzer:
     return docgap.default_analyzer()
 
 
+def _pack_analyzer(pack: str) -> Analyzer:
+    """An analyzer for the code pack registered as ``pack`` (``scan --pack``)."""
+    from docgap.analyzer import Analyzer
+
+    return Analyzer(pack=pack)
+
+
 def _version(value: bool) -> None:
     if not value:
         return
@@ -305,7 +312,8 @@ def _reports(
     if workers > 1:  # each worker process builds its own analyzer
         from docgap.engines.parallel import analyze_parallel
 
-        return analyze_parallel(records, workers, analyzer=analyzer)
+        options = {"pack": analyzer.pack.name}
+        return analyze_parallel(records, workers, analyzer_options=options, analyzer=analyzer)
     return (analyzer.analyze_input(record) for record in records)
 
 
@@ -406,6 +414,10 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
     ] = False,
+    pack: Annotated[
+        str | None,
+        typer.Option("--pack", help="Code pack to check notes against (default: m53_0.v1)."),
+    ] = None,
 ) -> None:
     """Analyse notes and write one report per note, as they are analysed.
 
@@ -438,7 +450,7 @@ def scan(
         return
     try:
         with _internal_errors(written, expected=(InputError, BrokenPipeError)):
-            analyzer = _default_analyzer()
+            analyzer = _default_analyzer() if pack is None else _pack_analyzer(pack)
             if (sort or review_only) and analyzer.model is None:
                 _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)

@@ -40,7 +40,7 @@ from docgap.inputs.decoding import DEFAULT_MAX_CHARS
 from docgap.inputs.reading import SUFFIX_FORMATS, InputError, NoteInput
 from docgap.inputs.reading import note_input as _note_record
 from docgap.outputs.writers import ParquetWriter, flat_row
-from docgap.packs.m53_0 import ELEMENTS
+from docgap.packs.registry import pack_info
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,6 +49,9 @@ if TYPE_CHECKING:
 
     from docgap.analyzer import Analyzer
     from docgap.report import NoteReport
+
+# The report's element columns, as the default pack's pack.yml declares them.
+ELEMENTS: tuple[str, ...] = pack_info().elements
 
 __all__ = [
     "BUILD_LOG_ENV",

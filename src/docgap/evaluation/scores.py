@@ -21,10 +21,13 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-from docgap.packs.m53_0 import ELEMENTS
+from docgap.packs.registry import pack_info
 from docgap.report import STATUSES, NoteReport
 
 __all__ = ["GoldError", "GoldNote", "Scores", "load_gold", "score"]
+
+# The elements a gold label states, as the default pack's pack.yml declares them.
+ELEMENTS: tuple[str, ...] = pack_info().elements
 
 _BOOTSTRAP_ROUNDS = 1000
 _SEED = 20261126

@@ -344,6 +344,9 @@ class Lexicon:
     sha256: str
     files: tuple[str, ...] = field(default_factory=tuple)
     pack_dir: Path | None = None
+    # ``context`` merges these two files; they are kept apart for write-back.
+    common_context: ContextFile | None = None
+    pack_context: PackContextFile | None = None
 
     def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
         """Every (target file, concept) pair, in file order."""
@@ -516,14 +519,16 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         *context_paths[1:],
         *target_paths,
     ]
-    context: ContextFile = _parse(ContextFile, files[1])
+    common_context: ContextFile = _parse(ContextFile, files[1])
+    context = common_context
+    extra: PackContextFile | None = None
     if len(context_paths) > 1:
         # The pack's modifiers run after the common ones, as if appended to that file.
-        extra: PackContextFile = _parse(PackContextFile, pack_context)
+        extra = _parse(PackContextFile, pack_context)
         context = ContextFile(
-            assertions=context.assertions,
-            precedence=context.precedence,
-            rules=[*context.rules, *extra.rules],
+            assertions=common_context.assertions,
+            precedence=common_context.precedence,
+            rules=[*common_context.rules, *extra.rules],
         )
     lexicon = Lexicon(
         root=root,
@@ -537,6 +542,8 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         sha256=_hash(files, root),
         files=tuple(p.relative_to(root).as_posix() for p in files),
         pack_dir=pack_dir,
+        common_context=common_context,
+        pack_context=extra,
     )
     _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
