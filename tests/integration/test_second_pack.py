@@ -129,3 +129,10 @@ def test_cli_scan_with_pack(
     assert record["note_id"] == "demo-1"
     assert record["status"] == "supported"
     assert record["elements"] == {"fever": True, "cough": False}
+
+
+def test_cli_unknown_pack_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "n.txt").write_text(NOTE, encoding="utf-8")
+    result = CliRunner().invoke(app, ["scan", str(tmp_path), "--pack", "nope.v1", "-q"])
+    assert result.exit_code == 2
+    assert "no code pack is registered as 'nope.v1'" in result.stderr
