@@ -166,7 +166,7 @@ Variant = Literal["fast", "reference"]
 VARIANTS: tuple[str, ...] = ("fast", "reference")
 
 
-def build_nlp(lexicon: Lexicon, *, variant: Variant = "fast") -> Language:
+def build_nlp(lexicon: Lexicon, *, variant: Variant = "fast", fast: bool | None = None) -> Language:
     """A fresh pipeline loaded with ``lexicon``'s rules (build once; it is reusable).
 
     ``"fast"`` uses docgap's faster versions of medspaCy's components
@@ -174,8 +174,10 @@ def build_nlp(lexicon: Lexicon, *, variant: Variant = "fast") -> Language:
     is the pipeline of stock medspaCy components that the fast one is tested against.
     An unknown variant is an error, and so is asking for the fast pipeline with rules it
     cannot run (token patterns that test sentence starts): it never silently becomes the
-    reference pipeline.
+    reference pipeline. ``fast=True``/``False`` is the older spelling of the two variants.
     """
+    if fast is not None:
+        variant = "fast" if fast else "reference"
     if variant == "fast":
         if _reads_sentences(lexicon):
             raise ValueError(
