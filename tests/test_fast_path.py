@@ -1,6 +1,6 @@
 """The fast pipeline gives exactly the reports of the reference pipeline.
 
-docgap's default pipeline (``build_nlp(fast=True)``) replaces medspaCy's Sectionizer,
+docgap's default pipeline (``build_nlp(variant="fast")``) replaces medspaCy's Sectionizer,
 TargetMatcher and ConText with faster subclasses (``docgap.nlp.fastpath``), runs the rule
 expressions together (``docgap.nlp.regexscan``) and splits sentences only around targets.
 None of that may change a report: every note of the development corpus and a spread
@@ -10,6 +10,7 @@ tests below pin each shortcut to the behaviour it replaces.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -69,9 +70,8 @@ SAMPLE = _mtsamples_sample()
 @pytest.fixture(scope="session")
 def reference_analyzer(analyzer: Analyzer) -> Analyzer:
     """An analyzer on the reference pipeline: docgap's splitter and stock medspaCy components."""
-    reference = Analyzer()
-    reference.nlp = build_nlp(reference.lexicon, fast=False)
-    reference.nlp.max_length = analyzer.nlp.max_length
+    reference = Analyzer(variant="reference")
+    assert reference.nlp.max_length == analyzer.nlp.max_length
     return reference
 
 
@@ -80,6 +80,22 @@ def test_the_two_pipelines_differ(analyzer: Analyzer, reference_analyzer: Analyz
     assert "docgap_target_matcher_v1" in analyzer.nlp.pipe_names
     assert "medspacy_target_matcher" in reference_analyzer.nlp.pipe_names
     assert "docgap_sentences_v1" in reference_analyzer.nlp.pipe_names
+
+
+def test_unknown_variant_is_an_error() -> None:
+    with pytest.raises(ValueError, match="unknown pipeline variant 'quick'"):
+        build_nlp(load_lexicon(), variant="quick")  # type: ignore[arg-type]
+
+
+def test_fast_never_falls_back_to_reference() -> None:
+    """Rules the fast pipeline cannot run are an error, not a silent reference pipeline."""
+    lexicon = load_lexicon()
+    first = lexicon.targets[0]
+    concept = first.concepts[0].model_copy(update={"patterns": [[{"IS_SENT_START": True}]]})
+    changed = first.model_copy(update={"concepts": [concept, *first.concepts[1:]]})
+    sentence_reading = dataclasses.replace(lexicon, targets=(changed, *lexicon.targets[1:]))
+    with pytest.raises(ValueError, match="SENT_START"):
+        build_nlp(sentence_reading, variant="fast")
 
 
 def test_development_corpus_is_there() -> None:
@@ -119,7 +135,7 @@ EDGE_TEXTS = [
 
 def _pipeline_patterns() -> list[list[re.Pattern[str]]]:
     """The compiled expressions of each regex matcher in the shipped pipeline."""
-    nlp = build_nlp(load_lexicon(), fast=False)
+    nlp = build_nlp(load_lexicon(), variant="reference")
     banks = []
     for _, component in nlp.pipeline:
         for attribute in ("_Sectionizer__matcher", "_TargetMatcher__matcher", "_ConText__matcher"):

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from docgap import Analyzer
-from docgap.packs.m53_0 import ELEMENTS
+from docgap.packs.m53_0 import ELEMENTS, M530Pack
 from docgap.resources import lexicon_dir
 from docgap.rules.lexicon import Lexicon, LexiconError, dump_yaml, load_lexicon
 
@@ -138,11 +138,30 @@ def _pack_unknown_key(data: Any) -> None:
     data["elements"]["named_syndrome"]["weight"] = 2
 
 
+def _pack_unknown_flag(data: Any) -> None:
+    data["concepts"][0]["flags"] = ["generic"]
+
+
+def _pack_bad_code(data: Any) -> None:
+    data["codes"]["default_downcode"] = "M54.99"
+
+
+def _pack_unknown_evidence_element(data: Any) -> None:
+    data["evidence_elements"]["imaging_study"] = "imagery"
+
+
+def _pack_unknown_neck_element(data: Any) -> None:
+    data["neck"].append("neck_pain")
+
+
+def _pack_context_unknown_key(data: Any) -> None:
+    data["rules"][0]["colour"] = "red"
+
+
 def _no_matcher(data: Any) -> None:
     concept = data["concepts"][0]
     for key in ("phrases", "regex", "patterns"):
         concept.pop(key, None)
-
 
 
 BROKEN = [
@@ -197,6 +216,23 @@ BROKEN = [
         "common/templates.yml", _templates_missing_key, "templates.yml", id="templates-missing-key"
     ),
     pytest.param("packs/m53.0/pack.yml", _pack_unknown_key, "pack.yml", id="pack-unknown-key"),
+    pytest.param("packs/m53.0/pack.yml", _pack_bad_code, "M54.99", id="pack-code-not-icd"),
+    pytest.param(
+        "packs/m53.0/pack.yml", _pack_unknown_evidence_element, "imagery", id="pack-evidence"
+    ),
+    pytest.param("packs/m53.0/pack.yml", _pack_unknown_neck_element, "neck_pain", id="pack-neck"),
+    pytest.param(
+        f"{TARGETS}/cranial_symptoms.yml",
+        _pack_unknown_flag,
+        "cranial_symptoms.yml",
+        id="target-undeclared-flag",
+    ),
+    pytest.param(
+        "packs/m53.0/context.yml",
+        _pack_context_unknown_key,
+        "packs/m53.0/context.yml",
+        id="pack-context-unknown-key",
+    ),
 ]
 
 
@@ -265,11 +301,12 @@ def test_error_message_quotes_no_rule_body_beyond_the_problem(copy: Path) -> Non
 def _models(lexicon: Lexicon) -> list[tuple[str, Any]]:
     models: list[tuple[str, Any]] = [
         ("common/sections.yml", lexicon.sections),
-        ("common/context.yml", lexicon.context),
+        ("common/context.yml", lexicon.common_context),
         ("common/templates.yml", lexicon.templates),
         ("common/levels.yml", lexicon.levels),
         ("common/sentences.yml", lexicon.sentences),
         ("packs/m53.0/pack.yml", lexicon.pack),
+        ("packs/m53.0/context.yml", lexicon.pack_context),
     ]
     for target in lexicon.targets:
         models.append((f"{TARGETS}/{target.label}.yml", target))
@@ -298,3 +335,77 @@ def test_rewritten_lexicon_loads_to_the_same_rules(shipped: Lexicon, copy: Path)
     again = load_lexicon(copy)
     for (relative, before), (_, after) in zip(_models(shipped), _models(again), strict=True):
         assert before == after, relative
+
+
+# --------------------------------------------------------------------------- the pack's own schema
+def test_undeclared_flag_names_file_and_concept(copy: Path) -> None:
+    edit(copy, f"{TARGETS}/cranial_symptoms.yml", _pack_unknown_flag)
+    with pytest.raises(
+        LexiconError, match=r"cranial_symptoms\.yml: concept '\w+': flags \['generic'\]"
+    ):
+        load_lexicon(copy)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(lambda d: d["parameters"].update(imaging_report_rech=400), id="misspelt"),
+        pytest.param(lambda d: d["parameters"].pop("future_sections") and None, id="missing"),
+        pytest.param(
+            lambda d: d["parameters"].update(highest_subluxation_level="Q9"), id="not-a-level"
+        ),
+    ],
+)
+def test_pack_parameters_are_typed(copy: Path, change: Callable[[Any], Any]) -> None:
+    """The M53.0 pack owns its parameters' schema: a wrong key names pack.yml."""
+    edit(copy, "packs/m53.0/pack.yml", change)
+    with pytest.raises(LexiconError, match=r"pack\.yml: parameters/"):
+        M530Pack(load_lexicon(copy))
+
+
+def test_gap_message_with_an_unsupplied_field_fails_at_construction(copy: Path) -> None:
+    edit(
+        copy,
+        "packs/m53.0/pack.yml",
+        lambda d: d["gaps"]["missing_imaging"].update(message="No imaging ({study})."),
+    )
+    with pytest.raises(LexiconError, match=r"gap 'missing_imaging'.*\['study'\]"):
+        M530Pack(load_lexicon(copy))
+
+
+def test_missing_code_role_is_named(copy: Path) -> None:
+    edit(copy, "packs/m53.0/pack.yml", lambda d: d["codes"].pop("cervicobrachial") and None)
+    with pytest.raises(LexiconError, match="cervicobrachial"):
+        M530Pack(load_lexicon(copy))
+
+
+def test_codes_are_read_from_pack_yml(copy: Path) -> None:
+    """A code category with a trailing '-' is checked as its category."""
+    lexicon = load_lexicon(copy)
+    assert lexicon.pack.codes["disc_radiculopathy"] == "M50.1-"
+    assert "alternatives" not in type(lexicon.pack).model_fields
+
+
+def test_pack_context_runs_after_the_common_context(shipped: Lexicon) -> None:
+    """Moving the M53.0-only modifiers keeps every group, in the same order."""
+    assert shipped.common_context is not None and shipped.pack_context is not None
+    assert list(shipped.context.rules) == [
+        *shipped.common_context.rules,
+        *shipped.pack_context.rules,
+    ]
+    pack_categories = {g.category for g in shipped.pack_context.rules}
+    assert {"OTHER_MANIPULATOR", "PERFORMED_TODAY", "PENDING_RESULT", "WITH_HEADACHE"} <= (
+        pack_categories
+    )
+    assert "packs/m53.0/context.yml" in shipped.files
+
+
+def test_region_names_come_from_levels_yml(shipped: Lexicon) -> None:
+    region = shipped.levels.region
+    assert (region.name, region.outside) == ("cervical", "non_cervical")
+    assert region.qualifier in {g.category for g in shipped.context.rules}
+
+
+def test_unknown_pack_name_in_folder(copy: Path) -> None:
+    with pytest.raises(LexiconError, match=r"no pack\.yml declares name 'x99\.v1'"):
+        load_lexicon(copy, "x99.v1")

@@ -1,28 +1,42 @@
-"""The analyzer: one pipeline per process, any number of notes through it."""
+"""The analyzer: one pipeline per process, any number of notes through it.
+
+It only wires: the rule files (:mod:`docgap.rules.lexicon`), the pipeline built from them
+(:mod:`docgap.nlp.pipeline`), the code pack found by name in the registry
+(:mod:`docgap.packs.registry`) and the review model. It knows no code pack by name.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text
 from docgap.inputs.reading import NoteInput
 from docgap.nlp.chunking import DEFAULT_CHUNK_CHARS, chunks
 from docgap.nlp.levels import LevelMention
 from docgap.nlp.mentions import Mention, MentionExtractor, Origin, Section
-from docgap.nlp.pipeline import build_nlp
+from docgap.nlp.pipeline import Variant, build_nlp
 from docgap.nlp.textmap import FoldedText
-from docgap.packs.m53_0 import M530Pack
+from docgap.packs.base import CodePack
+from docgap.packs.registry import get_pack_class
 from docgap.report import NoteReport
 from docgap.rules.codes import describe
-from docgap.rules.lexicon import Lexicon, load_lexicon
+from docgap.rules.lexicon import DEFAULT_PACK, Lexicon, load_lexicon
 from docgap.scoring.model import ReviewModel, load_default_model
 
 __all__ = ["Analyzer"]
 
 log = logging.getLogger(__name__)
+
+
+def _docgap_version() -> str:
+    try:
+        return version("docgap")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
+        return "0.0.0"
 
 
 class Analyzer:
@@ -32,15 +46,26 @@ class Analyzer:
         self,
         lexicon_dir: Path | str | None = None,
         *,
+        pack: str = DEFAULT_PACK,
+        variant: Variant = "fast",
         chunk_chars: int = DEFAULT_CHUNK_CHARS,
         max_chars: int = DEFAULT_MAX_CHARS,
         model: ReviewModel | Literal["default"] | None = "default",
     ) -> None:
-        self.lexicon: Lexicon = load_lexicon(Path(lexicon_dir) if lexicon_dir else None)
-        self.nlp = build_nlp(self.lexicon)
+        # The pack class first: an unknown name fails before any rule file is read.
+        pack_class = get_pack_class(pack)
+        self.lexicon: Lexicon = load_lexicon(Path(lexicon_dir) if lexicon_dir else None, pack)
+        self.pack: CodePack = pack_class(self.lexicon)
+        self.variant = variant
+        self.nlp = build_nlp(self.lexicon, variant=variant)
         self.nlp.max_length = max(self.nlp.max_length, chunk_chars + 1)
         self._extractor = MentionExtractor(self.lexicon)
-        self.pack = M530Pack(self.lexicon)
+        self._provenance: dict[str, Any] = {
+            "docgap_version": _docgap_version(),
+            "pack": self.pack.name,
+            "pack_version": self.pack.version,
+            "lexicon_sha256": self.lexicon.sha256,
+        }
         self.chunk_chars = chunk_chars
         self.max_chars = max_chars
         # The review model scores what the rules decided; one that does not match these
@@ -54,6 +79,27 @@ class Analyzer:
         """The sha256 of the rule files this analyzer was built from."""
         return self.lexicon.sha256
 
+    @property
+    def provenance(self) -> dict[str, Any]:
+        """What made every report: docgap's version, the pack and the exact rule set."""
+        return dict(self._provenance)
+
+    def _stamp(self, report: NoteReport) -> NoteReport:
+        """Attach the provenance (to failed reports too: they were made by these rules)."""
+        report.provenance = self.provenance
+        return report
+
+    def _failed(self, note: NoteInput, error: str) -> NoteReport:
+        """The error record of ``note``: its warnings and meta kept, one row per input."""
+        return NoteReport.failed(
+            note.note_id,
+            error,
+            elements=self.pack.elements,
+            text_length=len(note.text or ""),
+            warnings=note.warnings,
+            meta=note.meta,
+        )
+
     def _read(self, text: str) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
         """Run the pipeline over the (space-folded, chunked) text; offsets are the original's."""
         folded = FoldedText(text)
@@ -64,7 +110,11 @@ class Analyzer:
         for offset, piece in chunks(folded.text, self.chunk_chars):
             pieces += 1
             doc = self.nlp(piece)
-            origin = Origin(text, lambda p, o=offset: folded.to_original(o + p))
+
+            def to_original(position: int, start: int = offset) -> int:
+                return folded.to_original(start + position)
+
+            origin = Origin(text, to_original)
             mentions.extend(self._extractor.extract(doc, origin, levels))
             sections.extend(self._extractor.sections(doc, origin))
         return mentions, levels, sections, pieces
@@ -75,33 +125,21 @@ class Analyzer:
 
     def analyze_input(self, note: NoteInput) -> NoteReport:
         """Analyse one input record; a record that cannot be analysed gets an ``error``."""
-        elements = self.pack.elements
+        return self._stamp(self._analyze_input(note))
+
+    def _analyze_input(self, note: NoteInput) -> NoteReport:
         if note.error is not None or note.text is None:
-            report = NoteReport.failed(note.note_id, note.error or "no text", elements=elements)
-            report.warnings = list(note.warnings)
-            report.meta = dict(note.meta)
-            return report
+            return self._failed(note, note.error or "no text")
         problem = check_text(note.text, self.max_chars)
         if problem:
-            report = NoteReport.failed(
-                note.note_id, problem, elements=elements, text_length=len(note.text)
-            )
-            report.meta = dict(note.meta)
-            return report
+            return self._failed(note, problem)
         try:
             mentions, levels, sections, pieces = self._read(note.text)
             decision = self.pack.decide(mentions, levels, sections, note.text)
         except Exception as exc:
             # The exception text may quote the note: log only its type (PHI).
-            log.error("note %s: analysis failed (%s)", note.note_id, type(exc).__name__)
-            report = NoteReport.failed(
-                note.note_id,
-                f"analysis failed ({type(exc).__name__})",
-                elements=elements,
-                text_length=len(note.text),
-            )
-            report.meta = dict(note.meta)
-            return report
+            log.error("note %r: analysis failed (%s)", note.note_id, type(exc).__name__)
+            return self._failed(note, f"analysis failed ({type(exc).__name__})")
         warnings = list(note.warnings)
         if pieces > 1:
             warnings.append(
@@ -124,9 +162,9 @@ class Analyzer:
         )
         if self.model is not None:
             try:
-                view = self.model.predict(report.to_dict(), note.text)
+                view = self.model.predict_report(report, note.text)
             except Exception as exc:
-                log.error("note %s: review model failed (%s)", note.note_id, type(exc).__name__)
+                log.error("note %r: review model failed (%s)", note.note_id, type(exc).__name__)
             else:
                 report.score = view["score"]
                 report.review = view["review"]

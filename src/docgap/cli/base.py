@@ -282,6 +282,17 @@ def _default_analyzer() -> Analyzer:
     return docgap.default_analyzer()
 
 
+def _pack_analyzer(pack: str) -> Analyzer:
+    """An analyzer for the code pack registered as ``pack`` (``scan --pack``)."""
+    from docgap.analyzer import Analyzer
+    from docgap.packs.registry import UnknownPackError
+
+    try:
+        return Analyzer(pack=pack)
+    except UnknownPackError as exc:
+        _fail(str(exc))
+
+
 def _version(value: bool) -> None:
     if not value:
         return

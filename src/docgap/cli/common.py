@@ -77,7 +77,8 @@ def _reports(
     if workers > 1:  # each worker process builds its own analyzer
         from docgap.engines.parallel import analyze_parallel
 
-        return analyze_parallel(records, workers, analyzer=analyzer)
+        options = {"pack": analyzer.pack.name}
+        return analyze_parallel(records, workers, analyzer_options=options, analyzer=analyzer)
     from docgap.engines.loop import analyze_all
 
     return analyze_all(analyzer, records)

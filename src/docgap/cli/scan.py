@@ -35,6 +35,7 @@ from docgap.cli.base import (
     _fail,
     _internal_errors,
     _notes,
+    _pack_analyzer,
     _progress,
     _say,
     app,
@@ -125,6 +126,10 @@ def scan(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")
     ] = False,
+    pack: Annotated[
+        str | None,
+        typer.Option("--pack", help="Code pack to check notes against (default: m53_0.v1)."),
+    ] = None,
 ) -> None:
     """Analyse notes and write one report per note, as they are analysed.
 
@@ -157,7 +162,7 @@ def scan(
         return
     try:
         with _internal_errors(written, expected=(InputError, BrokenPipeError)):
-            analyzer = _default_analyzer()
+            analyzer = _default_analyzer() if pack is None else _pack_analyzer(pack)
             if (sort or review_only) and analyzer.model is None:
                 _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)

@@ -30,12 +30,14 @@ def failure_report(
     note: NoteInput, error: str, elements: Iterable[str] = ()
 ) -> NoteReport:
     """The error record of a note that could not be analysed (its warnings and meta kept)."""
-    report = NoteReport.failed(
-        note.note_id, error, elements=tuple(elements), text_length=len(note.text or "")
+    return NoteReport.failed(
+        note.note_id,
+        error,
+        elements=tuple(elements),
+        text_length=len(note.text or ""),
+        warnings=note.warnings,
+        meta=note.meta,
     )
-    report.warnings = list(note.warnings)
-    report.meta = dict(note.meta)
-    return report
 
 
 def analyze_one(analyzer: Analyzer, note: NoteInput, hook: NoteHook | None = None) -> NoteReport:
@@ -50,9 +52,11 @@ def analyze_one(analyzer: Analyzer, note: NoteInput, hook: NoteHook | None = Non
     except Exception as exc:
         # The exception text may quote the note: only its type is kept (PHI).
         log.error("note analysis failed (%s)", type(exc).__name__)
-        return failure_report(
+        report = failure_report(
             note, f"analysis failed ({type(exc).__name__})", analyzer.pack.elements
         )
+        report.provenance = analyzer.provenance
+        return report
 
 
 def analyze_all(

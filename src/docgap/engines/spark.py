@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS
 from docgap.inputs.reading import SUFFIX_FORMATS, InputError, NoteInput
 from docgap.inputs.reading import note_input as _note_record
+from docgap.packs.registry import DEFAULT_PACK, pack_info
 from docgap.report import NoteReport
 from docgap.schema import arrow_row, arrow_schema
 
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from docgap.analyzer import Analyzer
+
+# The report's element columns, as the default pack's pack.yml declares them.
 
 __all__ = [
     "BUILD_LOG_ENV",
@@ -94,13 +97,13 @@ def _arrow_schema(elements: Sequence[str]) -> Any:
 def _driver_elements(options: tuple[tuple[str, Any], ...]) -> tuple[str, ...]:
     """The element keys of the pack the executors will use, asked on the driver.
 
-    The schema must be declared before any executor runs, and the elements are the pack's
-    (``analyzer.pack.elements``). Until packs can be looked up without a pipeline, this
-    builds one analyzer on the driver, once per set of options.
+    The schema must be declared before any executor runs; the registry reads the pack's
+    ``pack.yml`` for it, without building a pipeline on the driver.
     """
-    from docgap.analyzer import Analyzer
-
-    return tuple(Analyzer(**dict(options)).pack.elements)
+    settings = dict(options)
+    lexicons = settings.get("lexicon_dir")
+    pack = settings.get("pack") or DEFAULT_PACK
+    return pack_info(pack, Path(lexicons) if lexicons else None).elements
 
 
 def report_schema(

@@ -27,10 +27,13 @@ from docgap.evaluation.intervals import (
     f1_of,
     wilson,
 )
-from docgap.packs.m53_0 import ELEMENTS
+from docgap.packs.registry import pack_info
 from docgap.report import STATUSES, NoteReport
 
 __all__ = ["GoldError", "GoldNote", "Scores", "load_gold", "score"]
+
+# The elements a gold label states, as the default pack's pack.yml declares them.
+ELEMENTS: tuple[str, ...] = pack_info().elements
 
 _BOOTSTRAP_ROUNDS = 1000
 _SEED = 20261126

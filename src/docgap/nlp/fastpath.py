@@ -76,7 +76,7 @@ def _private(owner: object, attribute: str) -> Any:
     except AttributeError:  # pragma: no cover - only with an unsupported medspaCy
         raise RuntimeError(
             f"{type(owner).__name__} has no {attribute}: docgap's fast path supports "
-            "medspaCy 1.3.1 only; build the pipeline with fast=False"
+            "medspaCy 1.3.1 only; build the pipeline with variant='reference'"
         ) from None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span
 
-from docgap.nlp.levels import LevelFinder, LevelMention
+from docgap.nlp.levels import LevelFinder, LevelMention, index_of
 from docgap.nlp.templates import TemplateReader
 from docgap.rules.lexicon import Lexicon, TargetConcept, TargetFile
 
@@ -107,8 +107,17 @@ class MentionExtractor:
         }
         self._templates = TemplateReader(lexicon.templates)
         self._levels = LevelFinder(lexicon.levels)
-        self._cervical = lexicon.levels.region_qualifiers["cervical"]
-        self._non_cervical = lexicon.levels.region_qualifiers["non_cervical"]
+        # The region packs ask about (levels.yml): no region name is written here.
+        region = lexicon.levels.region
+        lowest = index_of(region.lowest)
+        if lowest is None:  # pragma: no cover - the schema only admits vertebra names
+            raise ValueError(f"levels.yml: region.lowest {region.lowest!r} is not a vertebra")
+        self._region_lowest = lowest
+        self._region_flag = region.flag
+        self._region_name = region.name
+        self._outside_name = region.outside
+        self._in_region = region.qualifier
+        self._outside_region = region.outside_qualifier
         self._concepts: dict[tuple[str, str], _ConceptRules] = {
             (tf.label, c.concept): self._rules_of(tf, c) for tf, c in lexicon.concepts()
         }
@@ -225,7 +234,8 @@ class MentionExtractor:
         categories = {m.category for m in modifiers}
         qualifiers = {c for c in categories if c not in self._assertion_of}
         for level in sentence_levels:
-            qualifiers.add(self._cervical if level.is_cervical() else self._non_cervical)
+            in_region = level.low <= self._region_lowest
+            qualifiers.add(self._in_region if in_region else self._outside_region)
         if section in self._section_qualifier:
             qualifiers.add(self._section_qualifier[section])
         for category, pattern in self._inner:
@@ -234,7 +244,7 @@ class MentionExtractor:
 
         assertion, source = self._assertion(origin.text, start, end, categories, section)
         region = self._region(rules.flags, qualifiers)
-        rejection = self._rejection(rules, qualifiers, modifiers)
+        rejection = self._rejection(rules, qualifiers, tuple(modifiers))
         return Mention(
             label=label,
             concept=concept,
@@ -280,10 +290,10 @@ class MentionExtractor:
         return "affirmed", "default"
 
     def _region(self, flags: frozenset[str], qualifiers: set[str]) -> str:
-        if "cervical" in flags or self._cervical in qualifiers:
-            return "cervical"
-        if self._non_cervical in qualifiers:
-            return "non_cervical"
+        if self._region_flag in flags or self._in_region in qualifiers:
+            return self._region_name
+        if self._outside_region in qualifiers:
+            return self._outside_name
         return "unknown"
 
     @staticmethod

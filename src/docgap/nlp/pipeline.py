@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import spacy
 from medspacy.context import ConTextRule
@@ -23,7 +23,15 @@ import docgap.nlp.components  # noqa: F401  (registers docgap's components)
 from docgap.nlp.fastpath import TextKeepingTokenizer, prepare
 from docgap.rules.lexicon import Lexicon
 
-__all__ = ["build_nlp", "context_layers", "context_rules", "section_rules", "target_rules"]
+__all__ = [
+    "VARIANTS",
+    "Variant",
+    "build_nlp",
+    "context_layers",
+    "context_rules",
+    "section_rules",
+    "target_rules",
+]
 
 
 def _quiet_loguru() -> None:
@@ -154,50 +162,77 @@ def _reads_sentences(lexicon: Lexicon) -> bool:
     )
 
 
-def build_nlp(lexicon: Lexicon, *, fast: bool = True) -> Language:
+Variant = Literal["fast", "reference"]
+VARIANTS: tuple[str, ...] = ("fast", "reference")
+
+
+def build_nlp(lexicon: Lexicon, *, variant: Variant = "fast", fast: bool | None = None) -> Language:
     """A fresh pipeline loaded with ``lexicon``'s rules (build once; it is reusable).
 
-    ``fast=True`` uses docgap's faster versions of medspaCy's components
-    (:mod:`docgap.nlp.fastpath`): the same reports, several times sooner. ``fast=False`` is
-    the reference pipeline of stock medspaCy components that the fast one is tested against.
+    ``"fast"`` uses docgap's faster versions of medspaCy's components
+    (:mod:`docgap.nlp.fastpath`): the same reports, several times sooner. ``"reference"``
+    is the pipeline of stock medspaCy components that the fast one is tested against.
+    An unknown variant is an error, and so is asking for the fast pipeline with rules it
+    cannot run (token patterns that test sentence starts): it never silently becomes the
+    reference pipeline. ``fast=True``/``False`` is the older spelling of the two variants.
     """
+    if fast is not None:
+        variant = "fast" if fast else "reference"
+    if variant == "fast":
+        if _reads_sentences(lexicon):
+            raise ValueError(
+                "the fast pipeline splits sentences only around targets, so token patterns "
+                "cannot test SENT_START; build it with variant='reference'"
+            )
+        builder = _build_fast
+    elif variant == "reference":
+        builder = _build_reference
+    else:
+        raise ValueError(f"unknown pipeline variant {variant!r} (one of {', '.join(VARIANTS)})")
     _quiet_loguru()
-    fast = fast and not _reads_sentences(lexicon)
-    no_break_after = list(lexicon.sentences.no_break_after)
     nlp = spacy.blank("en")
     nlp.tokenizer = create_medspacy_tokenizer(nlp)
-    sectionizer: Any
-    if fast:
-        nlp.tokenizer = TextKeepingTokenizer(nlp.tokenizer)
-        sectionizer = nlp.add_pipe("docgap_sectionizer_v1")
-    else:
-        nlp.add_pipe("docgap_sentences_v1", config={"no_break_after": no_break_after})
-        sectionizer = nlp.add_pipe(
-            "medspacy_sectionizer", config={"rules": None, "span_attrs": None}
-        )
-    sectionizer.add(section_rules(lexicon))
-    matcher: Any = nlp.add_pipe(
-        "docgap_target_matcher_v1" if fast else "medspacy_target_matcher",
-        config={"result_type": "ents"},
-    )
+    builder(nlp, lexicon)
+    return nlp
+
+
+def _add_targets(nlp: Language, factory: str, lexicon: Lexicon) -> None:
+    matcher: Any = nlp.add_pipe(factory, config={"result_type": "ents"})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         matcher.add(target_rules(lexicon))
-    context: Any
+
+
+def _build_fast(nlp: Language, lexicon: Lexicon) -> None:
+    """The fast components (docgap.nlp.fastpath): sentences split late, around targets."""
+    no_break_after = list(lexicon.sentences.no_break_after)
+    nlp.tokenizer = TextKeepingTokenizer(nlp.tokenizer)
+    sectionizer: Any = nlp.add_pipe("docgap_sectionizer_v1")
+    sectionizer.add(section_rules(lexicon))
+    _add_targets(nlp, "docgap_target_matcher_v1", lexicon)
     for layer in context_layers(lexicon):
-        if fast:
-            context = nlp.add_pipe(
-                "docgap_context_v1",
-                name=f"context_{layer}",
-                config={"no_break_after": no_break_after},
-            )
-        else:
-            context = nlp.add_pipe(
-                "medspacy_context",
-                name=f"context_{layer}",
-                config={"rules": None, "span_attrs": None},
-            )
+        context: Any = nlp.add_pipe(
+            "docgap_context_v1",
+            name=f"context_{layer}",
+            config={"no_break_after": no_break_after},
+        )
         context.add(context_rules(lexicon, layer))
-    if fast:
-        prepare(nlp)
-    return nlp
+    prepare(nlp)
+
+
+def _build_reference(nlp: Language, lexicon: Lexicon) -> None:
+    """Stock medspaCy components after docgap's sentence splitter."""
+    no_break_after = list(lexicon.sentences.no_break_after)
+    nlp.add_pipe("docgap_sentences_v1", config={"no_break_after": no_break_after})
+    sectionizer: Any = nlp.add_pipe(
+        "medspacy_sectionizer", config={"rules": None, "span_attrs": None}
+    )
+    sectionizer.add(section_rules(lexicon))
+    _add_targets(nlp, "medspacy_target_matcher", lexicon)
+    for layer in context_layers(lexicon):
+        context: Any = nlp.add_pipe(
+            "medspacy_context",
+            name=f"context_{layer}",
+            config={"rules": None, "span_attrs": None},
+        )
+        context.add(context_rules(lexicon, layer))

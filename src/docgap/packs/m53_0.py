@@ -1,124 +1,161 @@
 """The M53.0 code pack: elements, status, would-code and gaps (spec sections 2-4).
 
-Everything specific to cervicocranial syndrome lives here and in
-``lexicons/packs/m53.0/``; the mentions it reads are produced by the generic machinery.
+The decision (spec section 3) is the code below; everything it reads that a reviewer may
+tune -- codes by role, element attributes, flags, parameters, gap messages -- is in
+``lexicons/packs/m53.0/`` and validated when the pack is built. The mentions it reads are
+produced by the generic machinery; the analyzer finds this class through the registry as
+``m53_0.v1``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from docgap.nlp.levels import LevelMention, index_of, name_of
 from docgap.nlp.mentions import Mention, Section
+from docgap.packs.base import Decision, Findings, GapBuilder, RegionGate, count_or_reject
+from docgap.packs.registry import pack_info, register_pack
 from docgap.report import Evidence, Gap
 from docgap.rules.codes import describe, disc_radiculopathy_code
-from docgap.rules.lexicon import Lexicon
+from docgap.rules.lexicon import Lexicon, LexiconError
 
-__all__ = ["ELEMENTS", "Decision", "M530Pack"]
+__all__ = ["NAME", "Decision", "M530Pack", "M530Parameters"]
 
-CODE = "M53.0"
-ELEMENTS: tuple[str, ...] = (
-    "named_syndrome",
-    "cranial_symptoms",
-    "cervical_findings",
-    "etiology",
-    "imaging",
-    "subluxation_level",
-    "upper_extremity",
-    "autonomic",
+NAME = "m53_0.v1"
+
+# The codes the decision names, by the role pack.yml's ``codes:`` gives them.
+CODE_ROLES: tuple[str, ...] = (
+    "default_downcode",
+    "radiculopathy",
+    "cervicobrachial",
+    "disc_radiculopathy",
+    "chiropractic_subluxation",
+    "secondary_spondylosis",
+    "secondary_disc_degeneration",
+    "cervicogenic_headache",
 )
-# Which element a target label reports its evidence under.
-_EVIDENCE_ELEMENT = {
-    "imaging_study": "imaging",
-    "imaging_finding": "imaging",
-    "subluxation": "subluxation_level",
-    "chiropractic_treatment": "chiropractic",
+
+# Each gap this pack produces and the fields its message may use besides {code}.
+GAP_FIELDS: dict[str, tuple[str, ...]] = {
+    "missing_cranial_symptoms": (),
+    "missing_cervical_findings": (),
+    "missing_subluxation_level": (),
+    "missing_named_syndrome": ("would_code", "would_code_description"),
+    "query_opportunity": ("cranial", "cervical"),
+    "upper_extremity_with_syndrome": ("code_description", "m53_1_description"),
+    "missing_etiology": (),
+    "missing_imaging": (),
+    "secondary_code_spondylosis": ("secondary", "secondary_description"),
+    "secondary_code_disc_degeneration": ("secondary", "secondary_description"),
+    "cervicogenic_headache_named": ("g44", "g44_description"),
+    "chiropractic_pairing": ("m99", "m99_description", "levels"),
+    "redirect": ("would_code", "would_code_description"),
+    "uncertain_syndrome": ("assertion",),
 }
 
 
-@dataclass
-class Decision:
-    """The pack's verdict on one note."""
-
-    status: str
-    would_code: str | None
-    elements: dict[str, bool]
-    chiropractic: bool
-    gaps: list[Gap]
-    evidence: list[Evidence]
-    query_opportunity: bool
+def __getattr__(name: str) -> tuple[str, ...]:
+    """``ELEMENTS``: the pack's elements in pack.yml order (read lazily, from pack.yml only)."""
+    if name == "ELEMENTS":
+        return pack_info(NAME).elements
+    raise AttributeError(name)
 
 
-@dataclass
-class _Findings:
-    """Which mentions counted for what, and why the others did not."""
+class M530Parameters(BaseModel):
+    """pack.yml ``parameters:`` of the M53.0 pack; every key is required, none is unknown."""
 
-    counted: dict[str, list[Mention]] = field(default_factory=dict)
-    reasons: dict[int, str] = field(default_factory=dict)  # id(mention) -> why not counted
-    level_evidence: list[tuple[LevelMention, str, str | None]] = field(default_factory=list)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def add(self, element: str, mention: Mention) -> None:
-        self.counted.setdefault(element, []).append(mention)
+    highest_subluxation_level: str
+    subluxation_sections: list[str]
+    subluxation_is_cervical_finding: bool
+    imaging_sections: list[str]
+    imaging_report_reach: Annotated[int, Field(ge=0)]
+    future_sections: list[str]
+    attribution_sections: list[str]
+    tied_to_neck_qualifiers: list[str]
+    narrative_sections: list[str]
+    performed_qualifier: str
 
-    def has(self, element: str) -> bool:
-        return bool(self.counted.get(element))
-
-    def of(self, element: str) -> list[Mention]:
-        return self.counted.get(element, [])
-
-    def is_counted_as(self, element: str, mention: Mention) -> bool:
-        return any(mention is m for m in self.counted.get(element, []))
-
-    def is_counted(self, mention: Mention) -> bool:
-        return any(mention is m for ms in self.counted.values() for m in ms)
+    @field_validator("highest_subluxation_level")
+    @classmethod
+    def _is_a_vertebra(cls, value: str) -> str:
+        if index_of(value) is None:
+            raise ValueError(f"{value!r} is not a vertebra (C0..S5)")
+        return value
 
 
+@register_pack(NAME)
 class M530Pack:
     """Decides whether a note supports M53.0, built once from the lexicon."""
 
-    code = CODE
-    elements = ELEMENTS
-
     def __init__(self, lexicon: Lexicon) -> None:
         pack = lexicon.pack
-        if pack.code != CODE:
-            raise ValueError(f"pack.yml is for {pack.code}, not {CODE}")
-        self._counts = {name: tuple(el.counts) for name, el in pack.elements.items()}
-        missing = set(ELEMENTS) - set(self._counts)
+        where = str((lexicon.pack_dir or lexicon.root) / "pack.yml")
+        if pack.name != NAME:
+            raise LexiconError(f"{where}: declares pack {pack.name!r}, not {NAME!r}")
+        self.name = NAME
+        self.code = pack.code
+        self.version = pack.version
+        self.elements: tuple[str, ...] = tuple(pack.elements)
+        try:
+            params = M530Parameters.model_validate(pack.parameters)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"parameters/{'/'.join(str(p) for p in err['loc'])}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise LexiconError(f"{where}: {problems}") from None
+        missing = [role for role in CODE_ROLES if role not in pack.codes]
         if missing:
-            raise ValueError(f"pack.yml lacks elements: {sorted(missing)}")
-        self._gaps = pack.gaps
-        params = pack.parameters
-        self._highest = index_of(str(params.get("highest_subluxation_level", "T1")))
-        self._subluxation_sections = frozenset(params.get("subluxation_sections", ()))
-        self._imaging_sections = frozenset(params.get("imaging_sections", ()))
-        self._report_reach = int(params.get("imaging_report_reach", 400))
-        self._future_sections = frozenset(params.get("future_sections", ()))
-        self._performed = str(params.get("performed_qualifier", "PERFORMED_TODAY"))
-        self._subluxation_is_finding = bool(params.get("subluxation_is_cervical_finding", False))
-        self._attribution_sections = frozenset(params.get("attribution_sections", ()))
-        self._tied_to_neck = frozenset(params.get("tied_to_neck_qualifiers", ()))
-        self._narrative_sections = frozenset(params.get("narrative_sections", ()))
-        self._symptom_labels = tuple(params.get("symptom_labels", ()))
+            raise LexiconError(f"{where}: codes lacks the roles {missing}")
+        self._codes = dict(pack.codes)
+        self._counts = {name: tuple(el.counts) for name, el in pack.elements.items()}
+        gate = RegionGate(lexicon.levels.region.name, lexicon.levels.region.outside)
+        self._gate = gate
+        self._gates = {
+            name: (gate if el.region_gated else None) for name, el in pack.elements.items()
+        }
+        self._attributable = tuple(n for n, el in pack.elements.items() if el.attributable)
+        self._applicability = tuple(n for n, el in pack.elements.items() if el.applicability)
+        self._neck = tuple(pack.neck)
+        self._evidence_element = dict(pack.evidence_elements)
+        self._symptom_labels = tuple(pack.symptom_labels)
+        self._region_lowest = index_of(lexicon.levels.region.lowest)
+        self._gap = GapBuilder(pack.gaps, GAP_FIELDS, constants={"code": self.code}, where=where)
+        highest = index_of(params.highest_subluxation_level)
+        assert highest is not None  # checked by M530Parameters
+        self._highest = highest
+        self._subluxation_sections = frozenset(params.subluxation_sections)
+        self._imaging_sections = frozenset(params.imaging_sections)
+        self._report_reach = params.imaging_report_reach
+        self._future_sections = frozenset(params.future_sections)
+        self._performed = params.performed_qualifier
+        self._subluxation_is_finding = params.subluxation_is_cervical_finding
+        self._attribution_sections = frozenset(params.attribution_sections)
+        self._tied_to_neck = frozenset(params.tied_to_neck_qualifiers)
+        self._narrative_sections = frozenset(params.narrative_sections)
         self._not_current_sections = frozenset(
             s.category for s in lexicon.sections.sections if s.assertion
         )
 
     # ------------------------------------------------------------------ elements
-    def _simple(self, found: _Findings, mentions: list[Mention], label: str) -> None:
+    def _simple(self, found: Findings, mentions: list[Mention], label: str) -> None:
+        """Mentions of ``label`` (or flagged ``also_<label>``) count or get their reason."""
         also = f"also_{label}"
         for m in mentions:
             if m.label != label and also not in m.flags:
                 continue
-            if not m.counts_as(self._counts[label]):
-                found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
-            elif m.region == "non_cervical" and label in ("cervical_findings", "upper_extremity"):
-                found.reasons[id(m)] = "region: not cervical"
-            else:
+            reason = count_or_reject(m, self._counts[label], self._gates[label])
+            if reason is None:
                 found.add(label, m)
+            else:
+                found.reject(m, reason)
 
-    def _etiology(self, found: _Findings, mentions: list[Mention], neck: bool) -> None:
+    def _etiology(self, found: Findings, mentions: list[Mention], neck: bool) -> None:
         """A cervical cause counts; a past or traumatic one only beside a present problem.
 
         Spec section 1: "a past cause of a present condition" counts.
@@ -126,10 +163,9 @@ class M530Pack:
         for m in mentions:
             if m.label != "etiology":
                 continue
-            if not m.counts_as(self._counts["etiology"]):
-                found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
-            elif m.region == "non_cervical":
-                found.reasons[id(m)] = "region: not cervical"
+            reason = count_or_reject(m, self._counts["etiology"], self._gates["etiology"])
+            if reason is not None:
+                found.reject(m, reason)
             elif not neck and (
                 m.region == "unknown" or m.assertion != "affirmed" or "trauma" in m.flags
             ):
@@ -137,29 +173,29 @@ class M530Pack:
             else:
                 found.add("etiology", m)
 
-    def _imaging(self, found: _Findings, mentions: list[Mention], neck: bool, text: str) -> None:
+    def _imaging(self, found: Findings, mentions: list[Mention], neck: bool, text: str) -> None:
         """A study counts with an abnormal finding stated in its sentence or its report line."""
         counts = self._counts["imaging"]
         studies: list[Mention] = []
         for m in mentions:
             if m.label != "imaging_study":
                 continue
-            if not m.counts_as(counts):
-                found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
-            elif m.region == "non_cervical":
-                found.reasons[id(m)] = "region: not cervical"
+            reason = count_or_reject(m, counts, self._gates["imaging"])
+            if reason is not None:
+                found.reject(m, reason)
             else:
                 studies.append(m)
         for m in mentions:
             is_finding = m.label == "imaging_finding" or (
                 m.label == "etiology" and "imaging_finding" in m.flags
             )
-            if not is_finding or not m.counts_as(counts) or m.region == "non_cervical":
+            if not is_finding or not m.counts_as(counts) or m.region == self._gate.outside:
                 if m.label == "imaging_finding":
                     found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
                 continue
             paired = [s for s in studies if self._reports(s, m, text)]
-            cervical = m.region == "cervical" or any(s.region == "cervical" for s in paired)
+            inside = self._gate.inside
+            cervical = m.region == inside or any(s.region == inside for s in paired)
             if paired and (cervical or neck):
                 found.add("imaging", m)
                 for study in paired:
@@ -182,13 +218,12 @@ class M530Pack:
 
     def _subluxation(
         self,
-        found: _Findings,
+        found: Findings,
         mentions: list[Mention],
         levels: list[LevelMention],
         sections: list[Section],
     ) -> None:
-        highest = self._highest if self._highest is not None else index_of("T1")
-        assert highest is not None
+        highest = self._highest
         negated_sentences = set()
         for m in mentions:
             if m.label != "subluxation":
@@ -226,7 +261,7 @@ class M530Pack:
             if m.sentence_start in starts:
                 yield m.sentence_start, m.sentence_end
 
-    def _chiropractic(self, found: _Findings, mentions: list[Mention]) -> None:
+    def _chiropractic(self, found: Findings, mentions: list[Mention]) -> None:
         treatments = [m for m in mentions if m.label == "chiropractic_treatment"]
         provider = any("provider" in m.flags and m.assertion == "affirmed" for m in treatments)
         for m in treatments:
@@ -245,12 +280,12 @@ class M530Pack:
             else:
                 found.reasons[id(m)] = "manipulation not documented as chiropractic"
 
-    def _attribute(self, found: _Findings, mentions: list[Mention]) -> None:
+    def _attribute(self, found: Findings, mentions: list[Mention]) -> None:
         """Drop symptoms the note explains by another cause (spec section 2)."""
         causes = [m for m in mentions if m.explains and m.counts_as(("affirmed",))]
         if not causes:
             return
-        for label in ("cranial_symptoms", "upper_extremity", "autonomic"):
+        for label in self._attributable:
             kept = []
             for m in found.of(label):
                 cause = next(
@@ -274,7 +309,7 @@ class M530Pack:
                     found.reasons[id(m)] = f"attributed to another cause: {cause.text!r}"
             found.counted[label] = kept
 
-    def _narrative_wins(self, found: _Findings, mentions: list[Mention]) -> None:
+    def _narrative_wins(self, found: Findings, mentions: list[Mention]) -> None:
         """A stale template or carried-forward line loses to the current history (spec 1)."""
         denied = {
             m.group
@@ -307,7 +342,7 @@ class M530Pack:
         text: str,
     ) -> Decision:
         """Status, would-code, elements, gaps and evidence for one note."""
-        found = _Findings()
+        found = Findings()
         for label in ("named_syndrome", "cranial_symptoms", "cervical_findings"):
             self._simple(found, mentions, label)
         for label in ("upper_extremity", "autonomic"):
@@ -317,20 +352,16 @@ class M530Pack:
         self._subluxation(found, mentions, levels, sections)
         if self._subluxation_is_finding:
             for m in found.of("subluxation_level"):
-                if any(lv.is_cervical() for lv in m.levels) and not found.is_counted_as(
+                if any(self._in_region(lv) for lv in m.levels) and not found.is_counted_as(
                     "cervical_findings", m
                 ):
                     found.add("cervical_findings", m)
         self._chiropractic(found, mentions)
-        neck = (
-            found.has("cervical_findings")
-            or found.has("named_syndrome")
-            or found.has("upper_extremity")
-        )
+        neck = any(found.has(element) for element in self._neck)
         self._imaging(found, mentions, neck, text)
         self._etiology(found, mentions, neck)
 
-        elements = {name: found.has(name) for name in ELEMENTS}
+        elements = {name: found.has(name) for name in self.elements}
         if found.level_evidence:
             elements["subluxation_level"] = True
         chiropractic = found.has("chiropractic")
@@ -345,19 +376,9 @@ class M530Pack:
         return Decision(status, would_code, elements, chiropractic, gaps, evidence, query)
 
     def _status(
-        self, el: dict[str, bool], chiropractic: bool, found: _Findings
+        self, el: dict[str, bool], chiropractic: bool, found: Findings
     ) -> tuple[str, str | None]:
-        applicable = any(
-            el[k]
-            for k in (
-                "cervical_findings",
-                "named_syndrome",
-                "etiology",
-                "imaging",
-                "subluxation_level",
-                "upper_extremity",
-            )
-        )
+        applicable = any(el[k] for k in self._applicability)
         if not applicable:
             return "not_applicable", None
         if el["upper_extremity"] and not el["named_syndrome"]:
@@ -368,12 +389,12 @@ class M530Pack:
             and el["cervical_findings"]
             and (not chiropractic or el["subluxation_level"])
         ):
-            return "supported", CODE
+            return "supported", self.code
         if el["named_syndrome"]:
-            return "at_risk", CODE
-        return "downcode", "M54.2"
+            return "at_risk", self.code
+        return "downcode", self._codes["default_downcode"]
 
-    def _redirect_code(self, found: _Findings) -> str:
+    def _redirect_code(self, found: Findings) -> str:
         radiculopathy = [m for m in found.of("upper_extremity") if "radiculopathy" in m.flags]
         discs = [
             m
@@ -383,32 +404,35 @@ class M530Pack:
         if radiculopathy and discs:
             return self._disc_code(discs, radiculopathy)
         if radiculopathy:
-            return "M54.12"
-        return "M53.1"
+            return self._codes["radiculopathy"]
+        return self._codes["cervicobrachial"]
 
-    @staticmethod
-    def _disc_code(discs: list[Mention], radiculopathy: list[Mention]) -> str:
+    def _disc_code(self, discs: list[Mention], radiculopathy: list[Mention]) -> str:
         """M50.1- completed to its level when the documented level names one code."""
+        category = self._codes["disc_radiculopathy"]
         codes: set[str] = set()
         for m in discs:
             for lv in m.levels:
                 if lv.high - lv.low == 1:
-                    code = disc_radiculopathy_code((name_of(lv.low), name_of(lv.high)))
+                    code = disc_radiculopathy_code(
+                        (name_of(lv.low), name_of(lv.high)), category=category
+                    )
                     if code:
                         codes.add(code)
         if not codes:
             for m in radiculopathy:
                 for lv in m.levels:
                     if lv.low == lv.high:
-                        code = disc_radiculopathy_code(root=name_of(lv.low))
+                        code = disc_radiculopathy_code(root=name_of(lv.low), category=category)
                         if code:
                             codes.add(code)
-        return codes.pop() if len(codes) == 1 else "M50.1-"
+        return codes.pop() if len(codes) == 1 else category
+
+    def _in_region(self, level: LevelMention) -> bool:
+        """Whether ``level`` is in the region (levels.yml ``region.lowest`` or above)."""
+        return self._region_lowest is not None and level.low <= self._region_lowest
 
     # ------------------------------------------------------------------ gaps
-    def _gap(self, key: str, codes: tuple[str, ...] = (), **values: object) -> Gap:
-        spec = self._gaps[key]
-        return Gap(key, spec.message.format(code=CODE, **values), spec.severity, codes)
 
     def _gaps_for(
         self,
@@ -416,12 +440,13 @@ class M530Pack:
         would_code: str | None,
         el: dict[str, bool],
         chiropractic: bool,
-        found: _Findings,
+        found: Findings,
         mentions: list[Mention],
         levels: list[LevelMention],
         query: bool,
     ) -> list[Gap]:
         gaps: list[Gap] = []
+        c = self._codes
         named = status in ("supported", "at_risk")
         if status == "at_risk":
             if not el["cranial_symptoms"]:
@@ -429,7 +454,9 @@ class M530Pack:
             if not el["cervical_findings"]:
                 gaps.append(self._gap("missing_cervical_findings"))
             if chiropractic and not el["subluxation_level"]:
-                gaps.append(self._gap("missing_subluxation_level", ("M99.01",)))
+                gaps.append(
+                    self._gap("missing_subluxation_level", (c["chiropractic_subluxation"],))
+                )
         if not el["named_syndrome"]:
             uncertain = [
                 m for m in mentions if m.label == "named_syndrome" and m.assertion == "uncertain"
@@ -440,7 +467,7 @@ class M530Pack:
             gaps.append(
                 self._gap(
                     "missing_named_syndrome",
-                    (would_code or "M54.2",),
+                    (would_code or c["default_downcode"],),
                     would_code=would_code,
                     would_code_description=describe(would_code),
                 )
@@ -457,7 +484,7 @@ class M530Pack:
             gaps.append(
                 self._gap(
                     "redirect",
-                    (would_code or "M53.1",),
+                    (would_code or c["cervicobrachial"],),
                     would_code=would_code,
                     would_code_description=describe(would_code),
                 )
@@ -466,9 +493,9 @@ class M530Pack:
             gaps.append(
                 self._gap(
                     "upper_extremity_with_syndrome",
-                    ("M53.1",),
-                    code_description=describe(CODE),
-                    m53_1_description=describe("M53.1"),
+                    (c["cervicobrachial"],),
+                    code_description=describe(self.code),
+                    m53_1_description=describe(c["cervicobrachial"]),
                 )
             )
         if named and not el["etiology"]:
@@ -481,18 +508,18 @@ class M530Pack:
                 gaps.append(
                     self._gap(
                         "secondary_code_spondylosis",
-                        ("M47.812",),
-                        secondary="M47.812",
-                        secondary_description=describe("M47.812"),
+                        (c["secondary_spondylosis"],),
+                        secondary=c["secondary_spondylosis"],
+                        secondary_description=describe(c["secondary_spondylosis"]),
                     )
                 )
             if "disc_degeneration" in flags:
                 gaps.append(
                     self._gap(
                         "secondary_code_disc_degeneration",
-                        ("M50.3-",),
-                        secondary="M50.3-",
-                        secondary_description=describe("M50.3-"),
+                        (c["secondary_disc_degeneration"],),
+                        secondary=c["secondary_disc_degeneration"],
+                        secondary_description=describe(c["secondary_disc_degeneration"]),
                     )
                 )
         if not el["named_syndrome"] and any(
@@ -501,9 +528,9 @@ class M530Pack:
             gaps.append(
                 self._gap(
                     "cervicogenic_headache_named",
-                    ("G44.86",),
-                    g44="G44.86",
-                    g44_description=describe("G44.86"),
+                    (c["cervicogenic_headache"],),
+                    g44=c["cervicogenic_headache"],
+                    g44_description=describe(c["cervicogenic_headache"]),
                 )
             )
         if chiropractic and status != "not_applicable":
@@ -514,19 +541,19 @@ class M530Pack:
             gaps.append(
                 self._gap(
                     "chiropractic_pairing",
-                    ("M99.01",),
-                    m99="M99.01",
-                    m99_description=describe("M99.01"),
+                    (c["chiropractic_subluxation"],),
+                    m99=c["chiropractic_subluxation"],
+                    m99_description=describe(c["chiropractic_subluxation"]),
                     levels=", ".join(stated) if stated else "none",
                 )
             )
         return gaps
 
     # ------------------------------------------------------------------ evidence
-    def _evidence(self, found: _Findings, mentions: list[Mention]) -> list[Evidence]:
+    def _evidence(self, found: Findings, mentions: list[Mention]) -> list[Evidence]:
         items = [
             Evidence(
-                element=_EVIDENCE_ELEMENT.get(m.label, m.label),
+                element=self._evidence_element.get(m.label, m.label),
                 label=m.label,
                 concept=m.concept,
                 text=m.text,

@@ -62,11 +62,11 @@ _SEGMENT = re.compile(r"\b(C\d)-([CT]\d) disc disorder", re.IGNORECASE)
 _ROOT = re.compile(r"\b(C\d) radiculopathy due to disc disorder", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1)
-def _disc_level_codes() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+@lru_cache(maxsize=4)
+def _disc_level_codes(category: str) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     segments: dict[tuple[str, str], str] = {}
     roots: dict[str, str] = {}
-    for code in cm.get_descendants("M50.1"):
+    for code in cm.get_descendants(_base(category)):
         if not cm.is_leaf(code):
             continue
         for term in cm.get_inclusion_term(code):
@@ -78,10 +78,17 @@ def _disc_level_codes() -> tuple[dict[tuple[str, str], str], dict[str, str]]:
 
 
 def disc_radiculopathy_code(
-    segment: tuple[str, str] | None = None, root: str | None = None
+    segment: tuple[str, str] | None = None,
+    root: str | None = None,
+    *,
+    category: str = "M50.1-",
 ) -> str | None:
-    """The M50.1- code for a disc level (``("C5", "C6")``) or a nerve root (``"C6"``)."""
-    segments, roots = _disc_level_codes()
+    """The code under ``category`` for a disc level (``("C5", "C6")``) or a root (``"C6"``).
+
+    The levels are parsed from the category's inclusion terms; a pack passes the category
+    its pack.yml names (``codes: disc_radiculopathy``).
+    """
+    segments, roots = _disc_level_codes(category)
     if segment is not None:
         return segments.get((segment[0].upper(), segment[1].upper()))
     if root is not None:

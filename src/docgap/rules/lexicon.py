@@ -13,29 +13,47 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from docgap.resources import lexicon_dir
 
 __all__ = [
     "ASSERTIONS",
+    "DEFAULT_PACK",
     "ContextFile",
     "ContextRuleGroup",
+    "ElementDef",
+    "GapDef",
     "LevelsFile",
     "Lexicon",
     "LexiconError",
+    "PackContextFile",
     "PackFile",
+    "RegionDef",
     "SectionsFile",
     "SentencesFile",
     "TargetConcept",
     "TargetFile",
     "TemplatesFile",
     "dump_yaml",
+    "find_pack_dir",
     "load_lexicon",
+    "read_yaml",
 ]
+
+# The pack a lexicon folder is read for when the caller names none.
+DEFAULT_PACK = "m53_0.v1"
 
 Assertion = Literal["affirmed", "negated", "family", "hypothetical", "uncertain", "historical"]
 ASSERTIONS: tuple[str, ...] = (
@@ -146,6 +164,12 @@ class ContextFile(_Strict):
     rules: list[ContextRuleGroup]
 
 
+class PackContextFile(_Strict):
+    """A pack's own modifier rules, run after the common ones (same schema, no assertions)."""
+
+    rules: list[ContextRuleGroup]
+
+
 class SectionDef(_Strict):
     """A section category, the titles that open it, and what it implies for mentions in it."""
 
@@ -181,6 +205,23 @@ class TemplatesFile(_Strict):
     negate_prefixes: list[str]
 
 
+class RegionDef(_Strict):
+    """The spinal region packs ask about, so no region name is hard-coded in Python.
+
+    A level from C0 down to ``lowest`` is in the region; a mention whose sentence states one
+    gets ``qualifier`` (``outside_qualifier`` for a level outside it), and a mention whose
+    concept carries ``flag`` is in the region by its own words. ``name`` and ``outside`` are
+    the values a mention's ``region`` takes.
+    """
+
+    name: str
+    lowest: Annotated[str, StringConstraints(pattern=r"^[CTLS]\d{1,2}$")]
+    flag: str
+    qualifier: str
+    outside: str
+    outside_qualifier: str
+
+
 class LevelsFile(_Strict):
     """Spinal level notation: vertebra aliases, area names and chiropractic listings."""
 
@@ -188,7 +229,7 @@ class LevelsFile(_Strict):
     listings: list[str]
     not_a_level_before: list[str] = Field(default_factory=list)
     not_a_level_after: list[str]
-    region_qualifiers: dict[Literal["cervical", "non_cervical"], str]
+    region: RegionDef
 
     @field_validator("not_a_level_after", "not_a_level_before")
     @classmethod
@@ -202,11 +243,22 @@ class SentencesFile(_Strict):
     no_break_after: list[str]
 
 
+_AFFIRMED_ONLY: list[Assertion] = ["affirmed"]
+
+
 class ElementDef(_Strict):
-    """An element of the code's criteria and which assertions make it count."""
+    """An element of the code's criteria, which assertions make it count, and how it is read.
+
+    ``region_gated``: a mention outside the region (levels.yml) does not count.
+    ``attributable``: a mention the note explains by another cause does not count.
+    ``applicability``: an affirmed mention makes the code applicable to the note at all.
+    """
 
     description: str
-    counts: list[Assertion] = Field(default_factory=lambda: ["affirmed"])
+    counts: list[Assertion] = Field(default_factory=lambda: _AFFIRMED_ONLY.copy())
+    region_gated: bool = False
+    attributable: bool = False
+    applicability: bool = False
 
 
 class GapDef(_Strict):
@@ -217,13 +269,64 @@ class GapDef(_Strict):
 
 
 class PackFile(_Strict):
-    """The code pack: which code, its elements, its gap messages and its parameters."""
+    """The code pack: which code, its elements, codes, flags, gap messages and parameters.
 
+    ``parameters`` stays untyped here because its schema belongs to the pack's decision
+    (docgap.packs): the pack validates it, with unknown keys forbidden, when it is built.
+    """
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*\.v\d+$")]
     code: str
-    alternatives: list[str]
+    version: str
+    codes: dict[str, str] = Field(default_factory=dict)
     elements: dict[str, ElementDef]
+    features: dict[str, str] = Field(default_factory=dict)
+    evidence_elements: dict[str, str] = Field(default_factory=dict)
+    neck: list[str] = Field(default_factory=list)
+    symptom_labels: list[str] = Field(default_factory=list)
+    flags: dict[str, str] = Field(default_factory=dict)
     gaps: dict[str, GapDef]
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("code")
+    @classmethod
+    def _code_exists(cls, value: str) -> str:
+        return _check_code(value)
+
+    @field_validator("codes")
+    @classmethod
+    def _codes_exist(cls, value: dict[str, str]) -> dict[str, str]:
+        for role, code in value.items():
+            try:
+                _check_code(code)
+            except ValueError as exc:
+                raise ValueError(f"codes/{role}: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _names_are_declared(self) -> PackFile:
+        elements = set(self.elements)
+        for label, element in self.evidence_elements.items():
+            if element not in elements and element not in self.features:
+                raise ValueError(
+                    f"evidence_elements/{label}: {element!r} is not a declared element or feature"
+                )
+        for key in ("neck", "symptom_labels"):
+            unknown = sorted(set(getattr(self, key)) - elements)
+            if unknown:
+                raise ValueError(f"{key}: {unknown} are not declared elements")
+        return self
+
+
+def _check_code(code: str) -> str:
+    """A code (or a category with a trailing "-") the ICD-10-CM tabular list holds."""
+    from docgap.rules.codes import code_facts
+
+    try:
+        code_facts(code)
+    except KeyError:
+        raise ValueError(f"{code!r} is not an ICD-10-CM code") from None
+    return code
 
 
 @dataclass(frozen=True)
@@ -240,6 +343,10 @@ class Lexicon:
     targets: tuple[TargetFile, ...]
     sha256: str
     files: tuple[str, ...] = field(default_factory=tuple)
+    pack_dir: Path | None = None
+    # ``context`` merges these two files; they are kept apart for write-back.
+    common_context: ContextFile | None = None
+    pack_context: PackContextFile | None = None
 
     def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
         """Every (target file, concept) pair, in file order."""
@@ -248,7 +355,8 @@ class Lexicon:
                 yield target_file, concept
 
 
-def _read_yaml(path: Path) -> Any:
+def read_yaml(path: Path) -> Any:
+    """A YAML rule file's data; a missing or malformed file is a LexiconError naming it."""
     try:
         with path.open(encoding="utf-8") as handle:
             return yaml.safe_load(handle)
@@ -259,7 +367,7 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _parse(model: type[_Strict], path: Path) -> Any:
-    data = _read_yaml(path)
+    data = read_yaml(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -279,11 +387,14 @@ def _hash(paths: list[Path], root: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_references(lexicon: Lexicon, target_paths: dict[str, Path]) -> None:
-    """Qualifiers must exist; a phrase may belong to one concept only."""
+def _check_references(
+    lexicon: Lexicon, target_paths: dict[str, Path], context_paths: list[Path]
+) -> None:
+    """Qualifiers and flags must be declared; a phrase may belong to one concept only."""
     known = {group.category for group in lexicon.context.rules}
-    context_path = lexicon.root / "common" / "context.yml"
+    context_where = " or ".join(str(p) for p in context_paths)
     sections_path = lexicon.root / "common" / "sections.yml"
+    pack_path = (lexicon.pack_dir or lexicon.root) / "pack.yml"
     for target_file, concept in lexicon.concepts():
         for name in (
             *target_file.requires_any,
@@ -296,8 +407,20 @@ def _check_references(lexicon: Lexicon, target_paths: dict[str, Path]) -> None:
             if name not in known:
                 raise LexiconError(
                     f"{target_paths[target_file.label]}: concept '{concept.concept}': "
-                    f"qualifier {name!r} is not a category of any context rule in {context_path}"
+                    f"qualifier {name!r} is not a category of any context rule in {context_where}"
                 )
+        undeclared = sorted(set(concept.flags) - set(lexicon.pack.flags))
+        if undeclared:
+            raise LexiconError(
+                f"{target_paths[target_file.label]}: concept '{concept.concept}': flags "
+                f"{undeclared} are not declared in {pack_path} (flags:)"
+            )
+    labels = {t.label for t in lexicon.targets}
+    unknown_labels = sorted(set(lexicon.pack.evidence_elements) - labels)
+    if unknown_labels:
+        raise LexiconError(
+            f"{pack_path}: evidence_elements names labels {unknown_labels} of no target file"
+        )
     concept_names = {concept.concept for _, concept in lexicon.concepts()}
     for target_file, concept in lexicon.concepts():
         unknown = set(concept.explains) - concept_names
@@ -320,14 +443,15 @@ def _check_references(lexicon: Lexicon, target_paths: dict[str, Path]) -> None:
     seen: dict[tuple[str, str], str] = {}
     for group in lexicon.context.rules:
         for phrase in group.phrases:
-            key = (group.layer, " ".join(phrase.lower().split()))
-            if key in seen:
+            layer_key = (group.layer, " ".join(phrase.lower().split()))
+            if layer_key in seen:
                 raise LexiconError(
-                    f"{context_path}: phrase {phrase!r} is in {seen[key]} and {group.category} "
+                    f"{context_where}: phrase {phrase!r} is in {seen[layer_key]} and "
+                    f"{group.category} "
                     f"in layer {group.layer!r}; overlapping modifiers of one layer cancel out "
                     "(use one BIDIRECTIONAL group, or another layer)"
                 )
-            seen[key] = group.category
+            seen[layer_key] = group.category
     for section in lexicon.sections.sections:
         if section.qualifier and section.qualifier not in known:
             raise LexiconError(
@@ -336,18 +460,44 @@ def _check_references(lexicon: Lexicon, target_paths: dict[str, Path]) -> None:
             )
     for category in lexicon.context.assertions:
         if category not in known:
-            raise LexiconError(f"{context_path}: assertion category {category!r} has no rules")
+            raise LexiconError(f"{context_paths[0]}: assertion category {category!r} has no rules")
+    region = lexicon.levels.region
+    for qualifier in (region.qualifier, region.outside_qualifier):
+        if qualifier not in known:
+            raise LexiconError(
+                f"{lexicon.root / 'common' / 'levels.yml'}: region qualifier {qualifier!r} is "
+                f"not a category of any context rule in {context_where}"
+            )
 
 
-def load_lexicon(root: Path | None = None) -> Lexicon:
-    """Read and validate every rule file under ``root`` (the packaged lexicons by default)."""
-    return _load_cached(Path(root) if root is not None else lexicon_dir())
+def find_pack_dir(root: Path, pack: str = DEFAULT_PACK) -> Path:
+    """The folder under ``root/packs`` whose pack.yml declares ``name: <pack>``.
+
+    Only each pack.yml's ``name`` is read, so finding a pack costs no validation.
+    """
+    packs = root / "packs"
+    found: list[str] = []
+    for path in sorted(packs.glob("*/pack.yml")):
+        data = read_yaml(path)
+        name = data.get("name") if isinstance(data, dict) else None
+        if name == pack:
+            return path.parent
+        found.append(str(name))
+    raise LexiconError(f"{packs}: no pack.yml declares name {pack!r} (found: {found or 'none'})")
+
+
+def load_lexicon(root: Path | None = None, pack: str = DEFAULT_PACK) -> Lexicon:
+    """Read and validate the common rule files and ``pack``'s files under ``root``.
+
+    ``root`` is the packaged lexicons by default (or ``$DOCGAP_LEXICONS``).
+    """
+    return _load_cached(Path(root) if root is not None else lexicon_dir(), pack)
 
 
 @lru_cache(maxsize=8)
-def _load_cached(root: Path) -> Lexicon:
+def _load_cached(root: Path, pack: str) -> Lexicon:
     common = root / "common"
-    pack_dir = root / "packs" / "m53.0"
+    pack_dir = find_pack_dir(root, pack)
     target_paths = sorted((pack_dir / "targets").glob("*.yml"))
     if not target_paths:
         raise LexiconError(f"{pack_dir / 'targets'}: no target files found")
@@ -355,6 +505,10 @@ def _load_cached(root: Path) -> Lexicon:
     labels = [t.label for t in targets]
     if len(set(labels)) != len(labels):
         raise LexiconError(f"{pack_dir / 'targets'}: a label is defined in two files")
+    pack_context = pack_dir / "context.yml"
+    context_paths = [common / "context.yml"]
+    if pack_context.is_file():
+        context_paths.append(pack_context)
     files = [
         common / "sections.yml",
         common / "context.yml",
@@ -362,12 +516,24 @@ def _load_cached(root: Path) -> Lexicon:
         common / "levels.yml",
         common / "sentences.yml",
         pack_dir / "pack.yml",
+        *context_paths[1:],
         *target_paths,
     ]
+    common_context: ContextFile = _parse(ContextFile, files[1])
+    context = common_context
+    extra: PackContextFile | None = None
+    if len(context_paths) > 1:
+        # The pack's modifiers run after the common ones, as if appended to that file.
+        extra = _parse(PackContextFile, pack_context)
+        context = ContextFile(
+            assertions=common_context.assertions,
+            precedence=common_context.precedence,
+            rules=[*common_context.rules, *extra.rules],
+        )
     lexicon = Lexicon(
         root=root,
         sections=_parse(SectionsFile, files[0]),
-        context=_parse(ContextFile, files[1]),
+        context=context,
         templates=_parse(TemplatesFile, files[2]),
         levels=_parse(LevelsFile, files[3]),
         sentences=_parse(SentencesFile, files[4]),
@@ -375,8 +541,11 @@ def _load_cached(root: Path) -> Lexicon:
         targets=targets,
         sha256=_hash(files, root),
         files=tuple(p.relative_to(root).as_posix() for p in files),
+        pack_dir=pack_dir,
+        common_context=common_context,
+        pack_context=extra,
     )
-    _check_references(lexicon, dict(zip(labels, target_paths, strict=True)))
+    _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
 
 
