@@ -126,7 +126,8 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
             return to_login()
         params = dict(request.query_params)
         with session(db_url) as db:
-            items = [item_dict(i) for i in list_items(db)]
+            shown_state = "cancelled" if params.get("state") == "cancelled" else None
+            items = [item_dict(i) for i in list_items(db, state=shown_state)]
         choices = {
             "status": sorted({str(i["status"]) for i in items}),
             "state": list(STATES),
