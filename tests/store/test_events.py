@@ -112,7 +112,8 @@ def test_the_review_cli_action_cancel_needs_a_reason(loaded: str) -> None:
 
 
 def test_feedback_lands_in_the_audit_without_changing_the_state(loaded: str) -> None:
-    record_feedback(loaded, NOTE, "overridden", "not-applicable - Not applicable", "card-1", "cds:x")
+    reason = "not-applicable - Not applicable"
+    record_feedback(loaded, NOTE, "overridden", reason, "card-1", "cds:x")
     record_feedback(loaded, None, "accepted", None, "card-2", "cds:x")
     last = _entries(loaded, NOTE)[-1]
     assert (last["user"], last["action"], last["before"], last["after"]) == (
@@ -124,7 +125,7 @@ def test_feedback_lands_in_the_audit_without_changing_the_state(loaded: str) -> 
     assert last["details"] == {
         "outcome": "overridden",
         "card": "card-1",
-        "override_reason": "not-applicable - Not applicable",
+        "override_reason": reason,
     }
     (orphan,) = _entries(loaded, UNKNOWN_NOTE)
     assert orphan["details"] == {"outcome": "accepted", "card": "card-2", "known_note": False}
