@@ -107,9 +107,9 @@ def test_t02_then_t11_leaves_the_note_cancelled_with_its_audit(db_url: str, tmp_
 
 def test_an_unmigrated_database_is_refused_at_start(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
     done = subprocess.run(
-        [sys.executable, "-m", "docgap.cli", "mllp", "--port", "0", "--db",
-         f"sqlite:///{tmp_path / 'empty.db'}"],  # fmt: skip
+        [sys.executable, "-m", "docgap.cli", "mllp", "--port", "0", "--db", str(empty)],
         capture_output=True,
         cwd=ROOT,
         env=env,
