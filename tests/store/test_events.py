@@ -185,3 +185,17 @@ def test_report_sink_ingests_with_text_and_adds_nothing_twice(
         assert item.report.note.text == example_texts[NOTE]
         assert item_dict(item)["status"] == report.status
     assert [e["action"] for e in _entries(db_url, NOTE)] == ["ingest"]
+
+
+def test_a_store_that_cannot_take_the_message_gets_an_ae_and_the_processor_goes_on(
+    tmp_path,
+) -> None:
+    unmigrated = f"sqlite:///{tmp_path / 'empty.db'}"
+    processor = MdmProcessor(_NoAnalyzer, None, StoreCancellationSink(unmigrated))  # type: ignore[arg-type]
+    t11 = (
+        b"MSH|^~\\&|SCRIBE|NORTHCLINIC|DOCGAP|CDI|20240101120000||MDM^T11|C-9|P|2.5\r"
+        b"EVN|T11|20240101120000\rTXA|1|CN|TX|20240101120000||||||||DOC-9||||||AU"
+    )
+    ack = processor.process(t11)
+    assert b"MSA|AE|C-9|internal error (StoreError)" in ack
+    assert processor.counts == {"AA": 0, "AE": 1, "AR": 0}

@@ -168,3 +168,8 @@ def test_review_flow_in_the_browser(browser: Browser, base_url: str, db_url: str
         "in_review",
     )
     _screenshot(ann, "worklist.png", db_url)
+
+    # the metrics page: 3 reviewed (claims count), 1 query sent of them
+    ann.get_by_role("link", name="Metrics").click()
+    expect(ann.locator("#rates")).to_contain_text("3 / 1 / 0")
+    expect(ann.locator("#rates tr").first).to_contain_text("33%")
