@@ -199,3 +199,20 @@ def test_a_store_that_cannot_take_the_message_gets_an_ae_and_the_processor_goes_
     ack = processor.process(t11)
     assert b"MSA|AE|C-9|internal error (StoreError)" in ack
     assert processor.counts == {"AA": 0, "AE": 1, "AR": 0}
+
+
+def test_a_rescan_does_not_bring_a_cancelled_note_back(loaded: str, example_reports) -> None:
+    cancel(loaded, NOTE, user="hl7:X", reason="T11")
+    changed = [dict(r, status="supported") for r in example_reports if r["note_id"] == NOTE]
+    result = ingest(loaded, changed, {NOTE: "another text"}, docgap_version="t",
+                    lexicon_hash="b" * 64)  # fmt: skip
+    assert [(c.before, c.after) for c in result.changed] == [("downcode", "supported")]
+    with session(loaded) as db:
+        item = get_item(db, NOTE)
+        assert (item.state, item.previous_status, item.report.status) == (
+            "cancelled",
+            "downcode",
+            "supported",
+        )
+    last = _entries(loaded, NOTE)[-1]
+    assert (last["action"], last["before"], last["after"]) == ("rescan", "cancelled", "cancelled")
