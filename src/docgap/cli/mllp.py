@@ -27,7 +27,7 @@ def mllp(
             "--out",
             "-o",
             dir_okay=False,
-            help="JSON Lines report file, appended (default: stdout).",
+            help="JSON Lines report file, appended (default: stdout; none with --db).",
         ),
     ] = None,
     cancellations: Annotated[
