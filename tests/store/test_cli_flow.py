@@ -225,3 +225,37 @@ def test_review_option_errors_exit_2(ingested: str) -> None:
     unknown = run("review", "nope", "--db", ingested, "--user", "ann", "--action", "accept",
                   code=2)  # fmt: skip
     assert "no review item" in unknown
+
+
+def test_users_list_and_role_changes_are_checked(ingested: str) -> None:
+    for name, role in (("ada", "admin"), ("ann", "reviewer")):
+        run("users", "add", name, "--role", role, "--db", ingested, "--password-stdin",
+            input="correct horse battery\n")  # fmt: skip
+    assert run("users", "list", "--db", ingested).splitlines() == ["ada\tadmin", "ann\treviewer"]
+    last = run("users", "role", "ada", "reviewer", "--db", ingested, code=2)
+    assert "last admin" in last
+    assert "unknown role" in run("users", "role", "ann", "root", "--db", ingested, code=2)
+    assert "no user" in run("users", "role", "zed", "admin", "--db", ingested, code=2)
+    run("users", "role", "ann", "admin", "--db", ingested)
+    run("users", "role", "ada", "reviewer", "--db", ingested)
+    assert verify_user(ingested, "ada", "correct horse battery") == "reviewer"
+    assert verify_user(ingested, "ann", "correct horse battery") == "admin"
+
+
+def test_review_cancel_takes_the_note_off_the_worklist(ingested: str) -> None:
+    note = "05-downcode-query-opportunity"
+    assert "reason" in run("review", note, "--db", ingested, "--user", "ada",
+                           "--action", "cancel", code=2)  # fmt: skip
+    run("review", note, "--db", ingested, "--user", "ada", "--action", "cancel",
+        "--reason", "duplicate document")  # fmt: skip
+    listed = json.loads(run("worklist", "--db", ingested, "--format", "json"))
+    assert note not in [i["note_id"] for i in listed]
+    cancelled = json.loads(run("worklist", "--db", ingested, "--state", "cancelled",
+                               "--format", "json"))  # fmt: skip
+    assert [i["note_id"] for i in cancelled] == [note]
+    audit = json.loads(run("audit", "--db", ingested, "--note", note, "--format", "json"))
+    assert (audit[-1]["user"], audit[-1]["action"], audit[-1]["after"]) == (
+        "ada",
+        "cancel",
+        "cancelled",
+    )

@@ -172,3 +172,32 @@ def test_an_edited_leading_draft_is_saved_but_cannot_be_sent(web) -> None:
     )
     assert refused.status_code == 400 and "not compliant" in refused.text
     assert '<b id="state">query_drafted</b>' in refused.text
+
+
+def test_only_an_admin_may_cancel_from_the_web(web) -> None:
+    db_url, app = web
+    add_user(db_url, "ada", "admin", PASSWORD)
+    reviewer = _signed_in(app, "ann")
+    page = reviewer.get(f"/worklist/notes/{NOTE}").text
+    assert 'value="cancel"' not in page
+    fields = _form_fields(page, "claim")
+    refused = reviewer.post(
+        f"/worklist/notes/{NOTE}/action", data={**fields, "action": "cancel", "reason": "dup"}
+    )
+    assert refused.status_code == 403 and "role may not" in refused.text
+    admin = _signed_in(app, "ada")
+    page = admin.get(f"/worklist/notes/{NOTE}").text
+    done = admin.post(
+        f"/worklist/notes/{NOTE}/action",
+        data={**_form_fields(page, "cancel"), "reason": "duplicate document"},
+    )
+    assert done.status_code == 200 and '<b id="state">cancelled</b>' in done.text
+    assert NOTE not in admin.get("/worklist/").text
+    assert NOTE in admin.get("/worklist/?state=cancelled").text
+
+
+def test_a_cookie_with_an_unknown_role_is_no_session(web) -> None:
+    _, app = web
+    cookie, _ = SessionSigner(b"s" * 32).issue("mallory", "root")
+    client = TestClient(app, cookies={"docgap_session": cookie})
+    assert client.get("/worklist/", follow_redirects=False).status_code == 303

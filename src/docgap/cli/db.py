@@ -147,7 +147,7 @@ def review(
         str,
         typer.Option(
             "--action",
-            help="claim, accept, override, draft-query, send-query, answer or close.",
+            help="claim, accept, override, draft-query, send-query, answer, close or cancel.",
         ),
     ],
     db: DbOption = _DEFAULT_DB,
@@ -156,7 +156,7 @@ def review(
         list[str] | None,
         typer.Option("--element", help="override: ELEMENT=true|false (repeatable)."),
     ] = None,
-    reason: Annotated[str | None, typer.Option("--reason", help="override: why.")] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="override, cancel: why.")] = None,
     query_file: Annotated[
         Path | None,
         typer.Option("--query-file", help="draft-query: the edited query text (else queries.yml)."),
@@ -304,6 +304,31 @@ def users_add(
     with _store_errors():
         add_user(db, name, role, password)
     _say(f"user {name} added ({role})")
+
+
+@users_app.command("list", epilog=_EXIT_HELP)
+def users_list(db: DbOption = _DEFAULT_DB) -> None:
+    """The users of the web worklist and their roles."""
+    from docgap.store.users import list_users
+
+    with _store_errors():
+        users = list_users(db)
+    for name, role in users:
+        typer.echo(f"{name}\t{role}")
+
+
+@users_app.command("role", epilog=_EXIT_HELP)
+def users_role(
+    name: Annotated[str, typer.Argument(help="The user's sign-in name.")],
+    role: Annotated[str, typer.Argument(help="reviewer or admin.")],
+    db: DbOption = _DEFAULT_DB,
+) -> None:
+    """Change a user's role (reviewers work items; admins may also cancel them)."""
+    from docgap.store.users import set_role
+
+    with _store_errors():
+        set_role(db, name, role)
+    _say(f"user {name} is now {role}")
 
 
 def show_db_worklist(

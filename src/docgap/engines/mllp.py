@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from docgap.engines.loop import analyze_one, failure_report
 from docgap.inputs.hl7 import END, START, Cancellation, MdmMessage, parse_mdm
@@ -44,6 +45,8 @@ __all__ = [
     "JsonlCancellationSink",
     "MdmProcessor",
     "ReportSink",
+    "ReportSinks",
+    "TextReportSink",
     "build_ack",
     "run_mllp",
     "serve_mllp",
@@ -61,6 +64,37 @@ class ReportSink(Protocol):
 
     def write(self, report: NoteReport) -> None:
         """Keep one report."""
+
+
+@runtime_checkable
+class TextReportSink(Protocol):
+    """A report sink that also keeps the note's text (the worklist database does)."""
+
+    def write_with_text(self, report: NoteReport, text: str | None) -> None:
+        """Keep one report and the text it was made from."""
+
+
+class ReportSinks:
+    """Several report sinks as one (``docgap mllp --db URL --out FILE`` writes to both)."""
+
+    def __init__(self, *sinks: ReportSink) -> None:
+        self.sinks = sinks
+
+    def write(self, report: NoteReport) -> None:
+        """Hand ``report`` to every sink."""
+        self.write_with_text(report, None)
+
+    def write_with_text(self, report: NoteReport, text: str | None) -> None:
+        """Hand ``report`` to every sink, with its text to those that keep it."""
+        for sink in self.sinks:
+            _write(sink, report, text)
+
+
+def _write(sink: ReportSink, report: NoteReport, text: str | None) -> None:
+    if isinstance(sink, TextReportSink):
+        sink.write_with_text(report, text)
+    else:
+        sink.write(report)
 
 
 class CancellationSink(Protocol):
@@ -181,20 +215,36 @@ class MdmProcessor:
         if message.outcome == "cancel":
             assert message.cancellation is not None
             if self.cancellations is not None:
-                self.cancellations.cancel(message.cancellation)
+                self.cancellations.cancel(_with_sender(message))
             return self._ack(message, "AA", "cancellation recorded")
         if message.outcome == "invalid" or message.note is None:
             reason = message.reason or "message cannot be analysed"
             if message.note is not None and self.reports is not None:
                 analyzer = self.analyzer_getter()
-                self.reports.write(failure_report(message.note, reason, analyzer.pack.elements))
+                _write(
+                    self.reports,
+                    failure_report(message.note, reason, analyzer.pack.elements),
+                    message.note.text,
+                )
             return self._ack(message, "AE", reason)
         report = analyze_one(self.analyzer_getter(), message.note)
         if self.reports is not None:
-            self.reports.write(report)
+            _write(self.reports, report, message.note.text)
         if report.error is not None:
             return self._ack(message, "AE", report.error)
         return self._ack(message, "AA", f"analysed: {report.status}")
+
+
+def _with_sender(message: MdmMessage) -> Cancellation:
+    """The cancellation with who sent it (MSH-3/MSH-4), for the audit log's user."""
+    assert message.cancellation is not None
+    app, facility = message.sender
+    meta = dict(message.cancellation.meta)
+    if app:
+        meta.setdefault("sending_application", app)
+    if facility:
+        meta.setdefault("sending_facility", facility)
+    return replace(message.cancellation, meta=meta)
 
 
 class _Server:

@@ -4,7 +4,8 @@ Re-ingesting the same text under the same rules adds nothing (not even a scan ro
 text, or the same text under new rules (another lexicon hash or pack), adds a report and
 keeps the old ones. The note's review item moves to the newest report: its state carries
 over when the status is the same; when the status changed the item goes back to ``new``
-with ``previous_status`` set and an audit entry saying so, so the change is visible.
+with ``previous_status`` set and an audit entry saying so, so the change is visible. A
+cancelled item (the document was withdrawn upstream) stays cancelled.
 """
 
 from __future__ import annotations
@@ -169,6 +170,16 @@ def _attach(db: Session, note_id: str, report: Report) -> StatusChange | None:
         return None
     item.previous_status = before_status
     item.status_changed_at = now
+    if before_state == "cancelled":  # withdrawn upstream: a rescan does not bring it back
+        record_entry(
+            db,
+            item,
+            SYSTEM_USER,
+            "rescan",
+            before_state,
+            {"status_changed": True, "before_status": before_status, "status": report.status},
+        )
+        return StatusChange(note_id, before_status, report.status)
     item.state = "new"
     item.assignee = None
     for name in (

@@ -6,6 +6,7 @@ Pure data and one function, no database: the web forms, the CLI and the tests al
     new -> in_review -> accepted | overridden | query_drafted
     query_drafted -> query_drafted (edit) | query_sent -> answered
     accepted | overridden | answered -> closed (with the final code)
+    any open state -> cancelled (the document was withdrawn: HL7 MDM^T11)
 
 ``accept``, ``override`` and ``draft-query`` on a ``new`` item claim it first (the audit
 log shows the claim as its own entry).
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 __all__ = [
     "ACTIONS",
+    "OPEN_STATES",
     "RESPONSES",
     "STATES",
     "TRANSITIONS",
@@ -31,7 +33,11 @@ STATES = (
     "query_sent",
     "answered",
     "closed",
+    "cancelled",
 )
+
+#: the states of the open worklist (``closed`` and ``cancelled`` are final)
+OPEN_STATES = frozenset(STATES) - {"closed", "cancelled"}
 
 RESPONSES = ("agree", "disagree", "undetermined")
 
@@ -44,6 +50,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "send-query": (frozenset({"query_drafted"}), "query_sent"),
     "answer": (frozenset({"query_sent"}), "answered"),
     "close": (frozenset({"accepted", "overridden", "answered"}), "closed"),
+    "cancel": (OPEN_STATES, "cancelled"),
 }
 
 ACTIONS = tuple(TRANSITIONS)

@@ -20,7 +20,10 @@ from docgap.store.db import session
 from docgap.store.ingest import SYSTEM_USER
 from docgap.store.models import AuditEntry
 
-__all__ = ["compute_metrics", "metrics"]
+__all__ = ["EXTERNAL_ACTIONS", "compute_metrics", "metrics"]
+
+#: audit actions from upstream systems (HL7 cancellations, CDS feedback): not a review
+EXTERNAL_ACTIONS = frozenset({"cancel", "cds-feedback"})
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -36,7 +39,7 @@ def compute_metrics(entries: Sequence[AuditEntry]) -> dict[str, Any]:
     by_element: Counter[str] = Counter()
     decisions: dict[str, tuple[str | None, str | None]] = {}  # note -> (docgap, reviewer)
     for entry in entries:
-        if entry.user == SYSTEM_USER:
+        if entry.user == SYSTEM_USER or entry.action in EXTERNAL_ACTIONS:
             continue
         reviewed.add(entry.note_id)
         details = entry.details or {}

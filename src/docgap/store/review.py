@@ -81,10 +81,16 @@ def item_dict(item: ReviewItem) -> dict[str, Any]:
 def list_items(
     db: Session, state: str | None = None, assignee: str | None = None
 ) -> Sequence[ReviewItem]:
-    """Review items, optionally of one state and one assignee, in note-id order."""
+    """Review items, optionally of one state and one assignee, in note-id order.
+
+    Cancelled items (documents withdrawn upstream) are off the worklist: listed only when
+    ``state="cancelled"`` is asked for.
+    """
     query = select(ReviewItem).order_by(ReviewItem.note_id)
     if state is not None:
         query = query.where(ReviewItem.state == state)
+    else:
+        query = query.where(ReviewItem.state != "cancelled")
     if assignee is not None:
         query = query.where(ReviewItem.assignee == assignee)
     return db.scalars(query).all()
@@ -198,6 +204,12 @@ def _answer(item: ReviewItem, _user: str, request: ReviewRequest) -> dict[str, A
     return {"response": request.response}
 
 
+def _cancel(item: ReviewItem, _user: str, request: ReviewRequest) -> dict[str, Any]:
+    if not (request.reason or "").strip():
+        raise TransitionError("cancel needs a reason")
+    return {"reason": request.reason}
+
+
 def _close(item: ReviewItem, _user: str, request: ReviewRequest) -> dict[str, Any]:
     code = request.final_code
     if code is None and item.state == "accepted":
@@ -216,4 +228,5 @@ _ACTIONS = {
     "send-query": _send,
     "answer": _answer,
     "close": _close,
+    "cancel": _cancel,
 }

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from docgap.store.db import session
 from docgap.store.models import User
 
-__all__ = ["ROLES", "UserError", "add_user", "verify_user"]
+__all__ = ["ROLES", "UserError", "add_user", "list_users", "set_role", "verify_user"]
 
 ROLES = ("reviewer", "admin")
 _HASHER = PasswordHasher()
@@ -21,8 +21,7 @@ class UserError(ValueError):
 
 def add_user(db_url: str, name: str, role: str, password: str) -> None:
     """Add a user; the password is stored only as its argon2 hash."""
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+    _check_role(role)
     if not name.strip():
         raise UserError("a user needs a name")
     if len(password) < 8:
@@ -31,6 +30,31 @@ def add_user(db_url: str, name: str, role: str, password: str) -> None:
         if db.scalar(select(User.id).where(User.name == name)) is not None:
             raise UserError(f"user {name!r} exists")
         db.add(User(name=name, role=role, password_hash=_HASHER.hash(password)))
+
+
+def _check_role(role: str) -> None:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}; choose from {', '.join(ROLES)}")
+
+
+def list_users(db_url: str) -> list[tuple[str, str]]:
+    """Every user's name and role, by name (never the hashes)."""
+    with session(db_url) as db:
+        return [(u.name, u.role) for u in db.scalars(select(User).order_by(User.name))]
+
+
+def set_role(db_url: str, name: str, role: str) -> None:
+    """Give ``name`` the role ``role``; refuses to demote the last admin (no one could cancel)."""
+    _check_role(role)
+    with session(db_url) as db:
+        user = db.scalar(select(User).where(User.name == name))
+        if user is None:
+            raise UserError(f"no user {name!r}")
+        if user.role == "admin" and role != "admin":
+            admins = db.scalars(select(User.id).where(User.role == "admin")).all()
+            if len(admins) == 1:
+                raise UserError(f"{name!r} is the last admin; make another admin first")
+        user.role = role
 
 
 def verify_user(db_url: str, name: str, password: str) -> str | None:

@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from docgap.store import (
     RESPONSES,
+    ROLES,
     STATES,
     ConflictError,
     ReviewRequest,
@@ -36,7 +37,7 @@ from docgap.store.review import get_item, item_dict, list_items
 from docgap.web.highlight import highlight
 from docgap.web.sessions import COOKIE, Session, SessionSigner
 
-__all__ = ["worklist_router"]
+__all__ = ["ADMIN_ACTIONS", "worklist_router"]
 
 log = logging.getLogger("docgap.web")
 
@@ -48,11 +49,22 @@ _SORTS = ("note", "score", "-score", "status", "state")
 _MAX_FORM = 64 * 1024
 
 
-def _actions_for(state: str) -> list[str]:
+#: actions only an admin may take from the web (withdrawing a note from the worklist)
+ADMIN_ACTIONS = frozenset({"cancel"})
+
+
+def _allowed(role: str, action: str) -> bool:
+    """Whether ``role`` may take ``action``: reviewers work items, admins may also cancel."""
+    if role == "admin":
+        return True
+    return role == "reviewer" and action not in ADMIN_ACTIONS
+
+
+def _actions_for(state: str, role: str) -> list[str]:
     actions = [a for a, (sources, _) in TRANSITIONS.items() if state in sources]
     if state == "new":
         actions += sorted(CLAIMS_FIRST)
-    return actions
+    return [a for a in actions if _allowed(role, a)]
 
 
 def _suggested_query(record: dict[str, Any]) -> str | None:
@@ -85,7 +97,8 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
         return HTMLResponse(page, status_code=status_code)
 
     def current(request: Request) -> Session | None:
-        return signer.read(request.cookies.get(COOKIE))
+        found = signer.read(request.cookies.get(COOKIE))
+        return found if found is not None and found.role in ROLES else None
 
     def to_login() -> RedirectResponse:
         return RedirectResponse(f"{prefix}/login", status_code=303)
@@ -126,7 +139,8 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
             return to_login()
         params = dict(request.query_params)
         with session(db_url) as db:
-            items = [item_dict(i) for i in list_items(db)]
+            shown_state = "cancelled" if params.get("state") == "cancelled" else None
+            items = [item_dict(i) for i in list_items(db, state=shown_state)]
         choices = {
             "status": sorted({str(i["status"]) for i in items}),
             "state": list(STATES),
@@ -173,7 +187,7 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
         return render(
             "note.html",
             status_code,
-            actions=_actions_for(shown["state"]),
+            actions=_actions_for(shown["state"], user.role),
             statuses=STATUSES,
             responses=RESPONSES,
             user=user.user,
@@ -199,6 +213,10 @@ def worklist_router(db_url: str, secret: bytes | None = None, prefix: str = "") 
             log.warning("web: action refused: bad CSRF token")
             return render("base.html", 403, error="Invalid form (CSRF).", user=user.user,
                           csrf=user.csrf)  # fmt: skip
+        if not _allowed(user.role, form.get("action", "")):
+            log.warning("web: action refused: role %s may not take it", user.role)
+            return render("base.html", 403, error="Your role may not take this action.",
+                          user=user.user, csrf=user.csrf)  # fmt: skip
         try:
             version = int(form["version"]) if form.get("version") else None
         except ValueError:
