@@ -19,6 +19,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -225,7 +226,7 @@ class Source:
     def records(self) -> Iterator[NoteInput]:
         """Every record of this input, lazily, in order."""
         if self.problem is not None:
-            yield NoteInput(Path(self.name).stem or self.name, None, self.problem)
+            yield NoteInput(Path(self.name).name or self.name, None, self.problem)
             return
         reader = getattr(self, f"_read_{self.fmt}")
         yield from reader()
@@ -415,29 +416,25 @@ class _LineBuffer:
     """Lines to the csv module, remembering those of the current row (for recovery)."""
 
     def __init__(self, lines: Iterable[str]) -> None:
-        self._lines = iter(lines)
+        self.source = iter(lines)
         self.row: list[str] = []
-        self.exhausted = False
 
     def __iter__(self) -> _LineBuffer:
         return self
 
     def __next__(self) -> str:
-        try:
-            line = next(self._lines)
-        except StopIteration:
-            self.exhausted = True
-            raise
+        line = next(self.source)
         self.row.append(line)
         return line
 
 
-def _unclosed_quote(lines: list[str], exhausted: bool) -> bool:
+def _unclosed_quote(lines: list[str]) -> bool:
     """Whether a quote that was never closed swallowed the rows after it.
 
-    The csv module then ends the row only at EOF, spanning lines, with an odd quote count.
+    The row then spans lines with an odd number of quotes: in valid CSV, quotes pair up
+    (a quoted field's two, and doubled quotes inside it).
     """
-    return exhausted and len(lines) > 1 and sum(line.count('"') for line in lines) % 2 == 1
+    return len(lines) > 1 and sum(line.count('"') for line in lines) % 2 == 1
 
 
 def _csv_records(source: Source, handle: Iterable[str], delimiter: str) -> Iterator[NoteInput]:
@@ -450,7 +447,6 @@ def _csv_records(source: Source, handle: Iterable[str], delimiter: str) -> Itera
     id_col = _id_column(source.name, source.id_col, header)
     id_at = header.index(id_col) if id_col is not None else None
     row_no = 0
-    pending: list[str] = []
     while True:
         buffer.row = []
         try:
@@ -462,20 +458,17 @@ def _csv_records(source: Source, handle: Iterable[str], delimiter: str) -> Itera
             yield NoteInput(f"row-{row_no}", None, f"row {row_no}: malformed CSV ({exc})")
             continue
         row_no += 1
-        if _unclosed_quote(buffer.row, buffer.exhausted):
-            pending = buffer.row[1:]
-            yield NoteInput(
-                f"row-{row_no}", None, f"row {row_no} has a quote that is never closed"
-            )
-            break
-        yield _csv_row(source, header, cells, row_no, text_at, id_at)
-    if pending:  # the rows the unclosed quote swallowed, read again without it
-        rest = Source(source.name, source.fmt, None, source.id_col, source.text_col)
-        again = _csv_records(rest, [delimiter.join(header) + "\r\n", *pending], delimiter)
-        for record in again:
-            if record.note_id.startswith("row-") and record.note_id[4:].isdigit():
-                record.note_id = f"row-{int(record.note_id[4:]) + row_no}"
-            yield record
+        if not _unclosed_quote(buffer.row):
+            yield _csv_row(source, header, cells, row_no, text_at, id_at)
+            continue
+        raw_id = cells[id_at].strip() if id_at is not None and id_at < len(cells) else ""
+        warnings: list[str] = []
+        first_line = raw_id.splitlines()[0] if raw_id else ""
+        note_id = clean_value(first_line or f"row-{row_no}", "id", warnings)
+        yield NoteInput(note_id, None, f"row {row_no} has a quote that is never closed", warnings)
+        # Read the lines it swallowed again, as rows of their own.
+        buffer = _LineBuffer(chain(buffer.row[1:], buffer.source))
+        reader = csv.reader(buffer, delimiter=delimiter)
 
 
 def _csv_row(
