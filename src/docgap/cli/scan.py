@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
-from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from docgap.inputs.reading import InputError, Source, open_sources
+from docgap.inputs.reading import InputError, NoteInput, Source, open_sources
 from docgap.outputs.writers import (
     ReportWriter,
     complete_records,
@@ -41,10 +41,13 @@ from docgap.cli.base import (
     app,
 )
 from docgap.cli.common import (
+    _check_out_path,
     _detach_stdout,
+    _no_notes,
     _open_output,
     _records,
     _reports,
+    _say_skipped,
     _Tally,
 )
 
@@ -141,6 +144,8 @@ def scan(
         _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, 1, quiet)
     if resume and (fmt is not OutFormat.jsonl or out is None or str(out) == "-"):
         _fail("--resume continues a JSON Lines report file: use --format jsonl --out FILE")
+    if resume and (sort or review_only):
+        _fail("--resume cannot continue a --sort or --review-only report (not in input order)")
     if out is not None and out.is_dir():
         _fail(f"{out} is a folder: --out takes a file")
     if fmt is OutFormat.parquet and (out is None or str(out) == "-"):
@@ -150,8 +155,10 @@ def scan(
     except InputError as exc:
         _fail(str(exc))
     out_path = None if out is None or str(out) == "-" else out
+    _check_out_path(out_path, inputs)
     tally = _Tally()
     writer: ReportWriter | None = None
+    done = 0  # records a resumed report already holds
 
     def written() -> str:
         count = writer.count if writer else 0
@@ -166,10 +173,10 @@ def scan(
             if (sort or review_only) and analyzer.model is None:
                 _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)
-            done = complete_records(out_path) if resume and out_path is not None else 0
-            if done:
-                records = islice(records, done, None)
-                if not quiet:
+            done = 0
+            if resume and out_path is not None:
+                records, done = _resume(out_path, records, tally)
+                if done and not quiet:
                     _say(f"resuming: {_notes(done)} already in {out_path}")
             writer = _open_output(
                 fmt.value, out_path, analyzer.pack.elements, meta_keys, append=resume
@@ -190,9 +197,54 @@ def scan(
     except BrokenPipeError:
         _detach_stdout()
         raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    total = (writer.count if writer else 0) + done
+    if total == 0:
+        _no_notes(sources)
     if not quiet:
-        _say(tally.line(writer.count if writer else 0, out_path))
+        _say_skipped(sources)
+        _say(tally.line(total, out_path))
     raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+def _resume(
+    out: Path, records: Iterator[NoteInput], tally: _Tally
+) -> tuple[Iterator[NoteInput], int]:
+    """Check the report already in ``out`` against the inputs; return the records still to do.
+
+    Records are matched by note id and position: the report must hold exactly the first
+    records of the inputs, in order, or it is refused (changed inputs, another input's
+    report). Its error records count towards the exit code like new ones.
+    """
+    complete_records(out)  # drops a last line cut off mid-write
+    done = 0
+    try:
+        handle = out.open(encoding="utf-8")
+    except FileNotFoundError:
+        return records, 0
+    except OSError as exc:
+        _fail(f"--resume: cannot read {out}: {exc.strerror}")
+    with handle:
+        for line_no, line in enumerate(handle, start=1):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                _fail(f"--resume: {out} line {line_no} is not a JSON record")
+            if not isinstance(record, dict) or "note_id" not in record:
+                _fail(f"--resume: {out} line {line_no} is not a docgap report record")
+            note = next(records, None)
+            if note is None:
+                _fail(f"--resume: {out} holds more records than the inputs; start a new report")
+            if note.note_id != record["note_id"]:
+                _fail(
+                    f"--resume: record {line_no} of {out} is not input record {line_no} "
+                    "(the inputs changed, or the report is another input's); start a new report"
+                )
+            if record.get("error") is not None:
+                tally.failed += 1
+            else:
+                tally.status[str(record.get("status"))] += 1
+            done += 1
+    return records, done
 
 
 def _review_order(
