@@ -19,7 +19,7 @@ from docgap.outputs.writers import (
 from docgap.report import NoteReport
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
-    pass
+    from docgap.analyzer import Analyzer
 
 from docgap.cli.base import (
     _EXIT_HELP,
@@ -133,13 +133,23 @@ def scan(
         str | None,
         typer.Option("--pack", help="Code pack to check notes against (default: m53_0.v1)."),
     ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Also store the reports and their notes in this worklist database "
+            "(e.g. sqlite:///docgap.db; run 'docgap db upgrade' first). A rescan of the same "
+            "text under the same rules adds nothing.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Analyse notes and write one report per note, as they are analysed.
 
     Every input record appears in the output exactly once: a record that cannot be
     analysed (empty, binary, undecodable, malformed) is written with an 'error'.
     """
-    workers = workers or int(os.environ.get("DOCGAP_WORKERS") or 0) or (os.cpu_count() or 1)
+    workers = workers or int(os.environ.get("DOCGAP_WORKERS") or 0) or _usable_cpus()
     if engine is Engine.spark:
         _scan_spark(inputs, fmt, out, master, id_col, text_col, input_format, 1, quiet)
     if resume and (fmt is not OutFormat.jsonl or out is None or str(out) == "-"):
@@ -169,8 +179,9 @@ def scan(
         return
     try:
         with _internal_errors(written, expected=(InputError, BrokenPipeError)):
-            analyzer = _default_analyzer() if pack is None else _pack_analyzer(pack)
-            if (sort or review_only) and analyzer.model is None:
+            # With worker processes, each builds its own pipeline: the parent builds none.
+            job = _ScanJob.start(pack, workers)
+            if (sort or review_only) and not job.has_model():
                 _fail("--sort score and --review-only need the review model, which is not loaded")
             records, meta_keys = _records(sources, peek_meta=fmt is OutFormat.csv)
             done = 0
@@ -178,17 +189,22 @@ def scan(
                 records, done = _resume(out_path, records, tally)
                 if done and not quiet:
                     _say(f"resuming: {_notes(done)} already in {out_path}")
-            writer = _open_output(
-                fmt.value, out_path, analyzer.pack.elements, meta_keys, append=resume
-            )
+            writer = _open_output(fmt.value, out_path, job.elements, meta_keys, append=resume)
+            store = _StoreBuffer(db) if db else None
+            if store is not None:
+                records = store.keep_texts(records)
             with writer, _progress("scanning", not quiet) as advance:
-                reports = _reports(records, analyzer, workers)
+                reports = job.reports(records)
                 if sort or review_only:
                     reports = _review_order(reports, sort, review_only)
                 for report in reports:
                     writer.write(report)
                     tally.add(report)
+                    if store is not None:
+                        store.add(report)
                     advance()
+            if store is not None:
+                store.flush(job.pack_name, quiet)
     except KeyboardInterrupt:
         _say(f"interrupted: {written()}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -204,6 +220,114 @@ def scan(
         _say_skipped(sources)
         _say(tally.line(total, out_path))
     raise typer.Exit(EXIT_FAILED if tally.failed else EXIT_OK)
+
+
+def _usable_cpus() -> int:
+    from docgap.engines.cpus import usable_cpus
+
+    return usable_cpus()
+
+
+class _ScanJob:
+    """Where a scan's notes are analysed: here (one pipeline) or in worker processes.
+
+    With workers the parent process builds no pipeline: the pack's elements come from its
+    ``pack.yml`` and the review model is checked against the rules' hash, both cheap.
+    """
+
+    def __init__(self, pack_name: str, workers: int, analyzer: Analyzer | None) -> None:
+        self.pack_name = pack_name
+        self.workers = workers
+        self.analyzer = analyzer
+
+    @classmethod
+    def start(cls, pack: str | None, workers: int) -> _ScanJob:
+        from docgap.packs.registry import DEFAULT_PACK, UnknownPackError, get_pack_class
+
+        name = pack or DEFAULT_PACK
+        if workers > 1:
+            try:
+                get_pack_class(name)
+            except UnknownPackError as exc:
+                _fail(str(exc))
+            return cls(name, workers, None)
+        analyzer = _default_analyzer() if pack is None else _pack_analyzer(pack)
+        return cls(analyzer.pack.name, workers, analyzer)
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        if self.analyzer is not None:
+            return tuple(self.analyzer.pack.elements)
+        from docgap.packs.registry import pack_info
+
+        return pack_info(self.pack_name).elements
+
+    def has_model(self) -> bool:
+        if self.analyzer is not None:
+            return self.analyzer.model is not None
+        from docgap.rules.lexicon import load_lexicon
+        from docgap.scoring.model import load_default_model
+
+        sha = load_lexicon(None, self.pack_name).sha256
+        return load_default_model(lexicon_sha256=sha) is not None
+
+    def reports(self, records: Iterator[NoteInput]) -> Iterator[NoteReport]:
+        if self.analyzer is None:
+            from docgap.engines.parallel import analyze_parallel
+
+            options = {"pack": self.pack_name}
+            return analyze_parallel(records, self.workers, analyzer_options=options)
+        return _reports(records, self.analyzer, 1)
+
+
+class _StoreBuffer:
+    """``scan --db``: the reports and their notes' texts, stored in one ingest at the end."""
+
+    def __init__(self, url: str) -> None:
+        from docgap.store import StoreError
+        from docgap.store.db import current_revision, head_revision
+
+        self.url = url
+        try:
+            current = current_revision(url)
+        except StoreError as exc:
+            _fail(f"--db: {exc}")
+        except Exception as exc:  # a bad URL or an unreachable server
+            _fail(f"--db: cannot open the database ({type(exc).__name__})")
+        if current != head_revision():
+            _fail("--db: the database schema is not current: run 'docgap db upgrade --db URL'")
+        self.texts: dict[str, str] = {}
+        self.records: list[dict[str, Any]] = []
+
+    def keep_texts(self, records: Iterator[NoteInput]) -> Iterator[NoteInput]:
+        for record in records:
+            if record.text is not None:
+                self.texts[record.note_id] = record.text
+            yield record
+
+    def add(self, report: NoteReport) -> None:
+        self.records.append(report.to_dict())
+
+    def flush(self, pack: str, quiet: bool) -> None:
+        from docgap.store import ingest
+
+        provenance: dict[str, Any] = next(
+            (r["provenance"] for r in self.records if r.get("provenance")), {}
+        )
+        result = ingest(
+            self.url,
+            self.records,
+            self.texts,
+            pack=pack,
+            lexicon_hash=provenance.get("lexicon_sha256"),
+            docgap_version=provenance.get("docgap_version"),
+        )
+        if not quiet:
+            changed = len(result.changed)
+            _say(
+                f"--db: {result.reports_added} reports stored, {result.unchanged} unchanged"
+                f"{f', {changed} changed status' if changed else ''}"
+            )
 
 
 def _resume(
