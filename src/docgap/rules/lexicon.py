@@ -223,8 +223,8 @@ class DiscourseRule(_Strict):
     error), ``answer`` (a question's answer decides it), ``quotation`` (a diagnosis quoted
     from another record is reported, not adopted). ``labels`` limits the rule to mentions of
     those target labels (empty: every label); ``window`` is how many characters from a
-    mention a cue may stand; ``becomes`` is the assertion an overridden mention takes (none: it keeps its
-    assertion and is only rejected, with ``reason``).
+    mention a cue may stand; ``becomes`` is the assertion an overridden mention takes
+    (none: it keeps its assertion and is only rejected, with ``reason``).
     """
 
     kind: Literal["resolution", "retraction", "answer", "quotation"]
