@@ -33,6 +33,8 @@ __all__ = [
     "DEFAULT_PACK",
     "ContextFile",
     "ContextRuleGroup",
+    "DiscourseFile",
+    "DiscourseRule",
     "ElementDef",
     "GapDef",
     "LevelsFile",
@@ -203,6 +205,46 @@ class TemplatesFile(_Strict):
     empty_boxes: list[str]
     affirm_prefixes: list[str]
     negate_prefixes: list[str]
+    # Regexes of unselected pick-lists and placeholders ("{a/b/***}", "[select diagnosis]"):
+    # a mention inside one names nothing (spec 1).
+    pick_lists: list[str] = Field(default_factory=list)
+
+    @field_validator("pick_lists")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+
+class DiscourseRule(_Strict):
+    """One cross-sentence rule of discourse.yml: a cue and the mentions it overrides.
+
+    ``kind`` says what the cue does (see docgap.nlp.discourse): ``resolution`` (a later
+    statement that a symptom is gone), ``retraction`` (a diagnosis withdrawn as entered in
+    error), ``answer`` (a question's answer decides it), ``quotation`` (a diagnosis quoted
+    from another record is reported, not adopted). ``labels`` limits the rule to mentions of
+    those target labels (empty: every label); ``window`` is how many characters from a
+    mention a cue may stand; ``becomes`` is the assertion an overridden mention takes
+    (none: it keeps its assertion and is only rejected, with ``reason``).
+    """
+
+    kind: Literal["resolution", "retraction", "answer", "quotation"]
+    cues: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    window: int = Field(default=60, ge=1)
+    becomes: Assertion | None = None
+    reason: str
+    note: str | None = None
+
+    @field_validator("cues")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+
+class DiscourseFile(_Strict):
+    """Cross-sentence rules applied to a note's mentions after ConText (discourse.yml)."""
+
+    rules: list[DiscourseRule] = Field(default_factory=list)
 
 
 class RegionDef(_Strict):
@@ -347,6 +389,7 @@ class Lexicon:
     # ``context`` merges these two files; they are kept apart for write-back.
     common_context: ContextFile | None = None
     pack_context: PackContextFile | None = None
+    discourse: DiscourseFile = field(default_factory=DiscourseFile)
 
     def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
         """Every (target file, concept) pair, in file order."""
@@ -519,6 +562,9 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         *context_paths[1:],
         *target_paths,
     ]
+    discourse_path = common / "discourse.yml"
+    if discourse_path.is_file():
+        files.append(discourse_path)
     common_context: ContextFile = _parse(ContextFile, files[1])
     context = common_context
     extra: PackContextFile | None = None
@@ -544,6 +590,9 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         pack_dir=pack_dir,
         common_context=common_context,
         pack_context=extra,
+        discourse=(
+            _parse(DiscourseFile, discourse_path) if discourse_path.is_file() else DiscourseFile()
+        ),
     )
     _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
