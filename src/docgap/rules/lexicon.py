@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from docgap.resources import lexicon_dir
+from docgap.rules.variants import VariantsFile, expand_phrases
 
 __all__ = [
     "ASSERTIONS",
@@ -366,7 +367,7 @@ def read_yaml(path: Path) -> Any:
         raise LexiconError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _parse(model: type[_Strict], path: Path) -> Any:
+def _parse(model: type[BaseModel], path: Path) -> Any:
     data = read_yaml(path)
     try:
         return model.model_validate(data)
@@ -502,6 +503,11 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     if not target_paths:
         raise LexiconError(f"{pack_dir / 'targets'}: no target files found")
     targets = tuple(_parse(TargetFile, path) for path in target_paths)
+    variants_path = common / "variants.yml"
+    variants: VariantsFile | None = None
+    if variants_path.is_file():
+        variants = _parse(VariantsFile, variants_path)
+        targets = tuple(_with_variants(t, variants) for t in targets)
     labels = [t.label for t in targets]
     if len(set(labels)) != len(labels):
         raise LexiconError(f"{pack_dir / 'targets'}: a label is defined in two files")
@@ -519,6 +525,8 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         *context_paths[1:],
         *target_paths,
     ]
+    if variants is not None:
+        files.append(variants_path)
     common_context: ContextFile = _parse(ContextFile, files[1])
     context = common_context
     extra: PackContextFile | None = None
@@ -547,6 +555,14 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     )
     _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
+
+
+def _with_variants(target: TargetFile, variants: VariantsFile) -> TargetFile:
+    """``target`` with each phrase's misspelling variants added (idempotent)."""
+    concepts = [
+        c.model_copy(update={"phrases": expand_phrases(c.phrases, variants)}) for c in target.concepts
+    ]
+    return target.model_copy(update={"concepts": concepts})
 
 
 def dump_yaml(model: BaseModel, path: Path) -> None:
