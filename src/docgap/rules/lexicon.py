@@ -560,7 +560,8 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
 def _with_variants(target: TargetFile, variants: VariantsFile) -> TargetFile:
     """``target`` with each phrase's misspelling variants added (idempotent)."""
     concepts = [
-        c.model_copy(update={"phrases": expand_phrases(c.phrases, variants)}) for c in target.concepts
+        c.model_copy(update={"phrases": expand_phrases(c.phrases, variants)})
+        for c in target.concepts
     ]
     return target.model_copy(update={"concepts": concepts})
 
