@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from docgap.resources import lexicon_dir
+from docgap.rules.variants import VariantsFile, expand_phrases
 
 __all__ = [
     "ASSERTIONS",
@@ -409,7 +410,7 @@ def read_yaml(path: Path) -> Any:
         raise LexiconError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _parse(model: type[_Strict], path: Path) -> Any:
+def _parse(model: type[BaseModel], path: Path) -> Any:
     data = read_yaml(path)
     try:
         return model.model_validate(data)
@@ -545,6 +546,11 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     if not target_paths:
         raise LexiconError(f"{pack_dir / 'targets'}: no target files found")
     targets = tuple(_parse(TargetFile, path) for path in target_paths)
+    variants_path = common / "variants.yml"
+    variants: VariantsFile | None = None
+    if variants_path.is_file():
+        variants = _parse(VariantsFile, variants_path)
+        targets = tuple(_with_variants(t, variants) for t in targets)
     labels = [t.label for t in targets]
     if len(set(labels)) != len(labels):
         raise LexiconError(f"{pack_dir / 'targets'}: a label is defined in two files")
@@ -565,6 +571,8 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     discourse_path = common / "discourse.yml"
     if discourse_path.is_file():
         files.append(discourse_path)
+    if variants is not None:
+        files.append(variants_path)
     common_context: ContextFile = _parse(ContextFile, files[1])
     context = common_context
     extra: PackContextFile | None = None
@@ -596,6 +604,15 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     )
     _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
+
+
+def _with_variants(target: TargetFile, variants: VariantsFile) -> TargetFile:
+    """``target`` with each phrase's misspelling variants added (idempotent)."""
+    concepts = [
+        c.model_copy(update={"phrases": expand_phrases(c.phrases, variants)})
+        for c in target.concepts
+    ]
+    return target.model_copy(update={"concepts": concepts})
 
 
 def dump_yaml(model: BaseModel, path: Path) -> None:
