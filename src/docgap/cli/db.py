@@ -271,7 +271,7 @@ def export_gold(
     out: Annotated[Path, typer.Option("--out", help="The gold file to write (JSON Lines).")],
     db: DbOption = _DEFAULT_DB,
 ) -> None:
-    """Reviewed notes as gold labels (spec section 6) for 'docgap evaluate' and 'docgap train'."""
+    """Reviewed notes as gold labels (JSON Lines) for 'docgap evaluate' and 'docgap train'."""
     from docgap.store import export_gold as store_export
 
     with _store_errors():

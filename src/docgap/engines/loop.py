@@ -55,7 +55,8 @@ def analyze_one(analyzer: Analyzer, note: NoteInput, hook: NoteHook | None = Non
         report = failure_report(
             note, f"analysis failed ({type(exc).__name__})", analyzer.pack.elements
         )
-        report.provenance = analyzer.provenance
+        # Made by these rules even though it failed (an analyzer stand-in may have none).
+        report.provenance = getattr(analyzer, "provenance", None)
         return report
 
 

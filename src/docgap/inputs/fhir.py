@@ -352,7 +352,7 @@ def read_fhir_bytes(
 
 
 def _files(folder: Path) -> Iterator[tuple[Path, str | None]]:
-    from docgap.inputs.reading import walk_files
+    from docgap.inputs.files import walk_files
 
     for path, error in walk_files(folder):
         if error is not None or path.suffix.lower() in FHIR_SUFFIXES:

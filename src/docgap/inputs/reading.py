@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import logging
-import os
 import re
 import stat
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS, decode_bytes, prepare_text
+from docgap.inputs.files import walk_files
 from docgap.inputs.record import NoteInput
 
 __all__ = [
@@ -503,39 +503,6 @@ def _csv_row(
     skip = {header[text_at]} | ({header[id_at]} if id_at is not None else set())
     text = cells[text_at] if text_at < len(cells) else None
     return note_input(note_id, text, source.max_chars, _meta(row, skip))
-
-
-def walk_files(root: Path) -> Iterator[tuple[Path, str | None]]:
-    """Every file under ``root`` in sorted path order, with why it cannot be read (or None).
-
-    An unreadable subfolder, a path too long or a symlink loop is yielded with its reason.
-
-    Iterative (deep trees do not hit the recursion limit); symlinked folders are not
-    followed (no loops); a symlinked file is listed like a file.
-    """
-    stack: list[Iterator[Path]] = [iter([root])]
-    first = True
-    while stack:
-        path = next(stack[-1], None)
-        if path is None:
-            stack.pop()
-            continue
-        try:
-            is_dir = path.is_dir() if first else (path.is_dir() and not path.is_symlink())
-        except OSError as exc:
-            yield path, f"cannot read file: {exc.strerror or exc}"
-            continue
-        if not is_dir:
-            yield path, None
-            continue
-        first = False
-        try:
-            with os.scandir(path) as entries:
-                names = sorted(entry.name for entry in entries)
-        except OSError as exc:
-            yield path, f"cannot read folder: {exc.strerror or exc}"
-            continue
-        stack.append(iter([path / name for name in names]))
 
 
 def _format_of(path: Path, fmt: str) -> str:

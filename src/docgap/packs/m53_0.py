@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from docgap.nlp.levels import LevelMention, index_of, name_of
 from docgap.nlp.mentions import Mention, Section
 from docgap.packs.base import Decision, Findings, GapBuilder, RegionGate, count_or_reject
-from docgap.packs.registry import pack_info, register_pack
+from docgap.packs.info import pack_info
 from docgap.report import Evidence, Gap
 from docgap.rules.codes import describe, disc_radiculopathy_code
 from docgap.rules.lexicon import Lexicon, LexiconError
@@ -88,7 +88,6 @@ class M530Parameters(BaseModel):
         return value
 
 
-@register_pack(NAME)
 class M530Pack:
     """Decides whether a note supports M53.0, built once from the lexicon."""
 

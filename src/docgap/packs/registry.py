@@ -11,15 +11,14 @@ learn a pack's elements from it without building a pipeline or loading the decis
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from importlib.metadata import entry_points
-from pathlib import Path
 from typing import TypeVar
 
 from docgap.packs.base import PackFactory
-from docgap.resources import lexicon_dir
-from docgap.rules.lexicon import DEFAULT_PACK, LexiconError, find_pack_dir, read_yaml
+from docgap.packs.info import PackInfo, pack_info
+from docgap.rules.lexicon import DEFAULT_PACK
 
 __all__ = [
     "DEFAULT_PACK",
@@ -62,9 +61,17 @@ def register_pack(name: str) -> Callable[[_T], _T]:
     return decorate
 
 
+# The packs docgap ships, declared as entry points are ("module:Class"), so the registry
+# depends on no pack module and no pack module on the registry.
+_BUILTIN: dict[str, str] = {"m53_0.v1": "docgap.packs.m53_0:M530Pack"}
+
+
 def _load_builtin() -> None:
-    """Import the packs docgap ships (each registers itself on import)."""
-    import docgap.packs.m53_0  # noqa: F401
+    """Register the packs docgap ships (imported on first use)."""
+    for name, target in _BUILTIN.items():
+        if name not in _PACKS:
+            module, _, attribute = target.partition(":")
+            register_pack(name)(getattr(importlib.import_module(module), attribute))
 
 
 def _load_entry_points() -> None:
@@ -92,36 +99,3 @@ def available_packs() -> list[str]:
     _load_builtin()
     _load_entry_points()
     return sorted(_PACKS)
-
-
-@dataclass(frozen=True)
-class PackInfo:
-    """A pack's identity and elements, as its pack.yml declares them."""
-
-    name: str
-    code: str
-    version: str
-    elements: tuple[str, ...]
-
-
-def pack_info(pack: str | Path = DEFAULT_PACK, lexicons: Path | None = None) -> PackInfo:
-    """What pack.yml says of a pack, read without validating rules or building anything.
-
-    ``pack`` is a registered name (looked up in ``lexicons``, the packaged rules by default)
-    or a folder: a pack folder holding pack.yml, or a lexicon folder (its default pack).
-    """
-    if isinstance(pack, Path):
-        pack_dir = pack if (pack / "pack.yml").is_file() else find_pack_dir(pack)
-    else:
-        pack_dir = find_pack_dir(lexicons or lexicon_dir(), pack)
-    path = pack_dir / "pack.yml"
-    data = read_yaml(path)
-    try:
-        return PackInfo(
-            name=str(data["name"]),
-            code=str(data["code"]),
-            version=str(data["version"]),
-            elements=tuple(data["elements"]),
-        )
-    except (KeyError, TypeError):
-        raise LexiconError(f"{path}: needs name, code, version and elements") from None

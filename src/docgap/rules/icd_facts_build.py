@@ -7,7 +7,7 @@ a small plain-JSON file that a scan reads in milliseconds::
     python -m docgap.rules.icd_facts_build            # rewrite src/docgap/rules/icd_facts.json
     python -m docgap.rules.icd_facts_build --check    # exit 1 if the shipped file is stale
 
-Which codes: the pack's own code and its ``alternatives`` (``lexicons/packs/m53.0/pack.yml``)
+Which codes: the pack's own code and its ``codes:`` block (``lexicons/packs/m53.0/pack.yml``)
 and the whole of the families whose codes the decision completes or names with a dash
 (:data:`FAMILIES`: M50.1- disc disorder with radiculopathy, whose inclusion terms give the
 code of a disc level; M50.3- disc degeneration; M99.0- segmental dysfunction). Which facts:
@@ -37,7 +37,7 @@ PACK = ("packs", "m53.0", "pack.yml")
 
 
 def pack_codes(pack_file: Path | None = None) -> list[str]:
-    """The code and the ``alternatives`` the pack file names (dashes dropped)."""
+    """The pack's code and every code of its ``codes:`` block (dashes dropped)."""
     import yaml
 
     if pack_file is None:
@@ -45,7 +45,8 @@ def pack_codes(pack_file: Path | None = None) -> list[str]:
 
         pack_file = lexicon_dir().joinpath(*PACK)
     data = yaml.safe_load(pack_file.read_text(encoding="utf-8"))
-    codes = [str(data["code"]), *(str(c) for c in data.get("alternatives") or ())]
+    named = data.get("codes") or {}
+    codes = [str(data["code"]), *(str(c) for c in named.values())]
     return [code.rstrip("-") for code in codes]
 
 
