@@ -44,14 +44,28 @@ def make_report(
         return report
     evidence = [
         Evidence(
-            element="cranial_symptoms", label="cranial_symptoms", concept="vertigo",
-            text="vértigo", start=3, end=10, section="hpi", assertion="affirmed",
-            counted=True, reason=None, rule="r1", modifiers=({"category": "X"},), levels=("C1",),
+            element="cranial_symptoms",
+            label="cranial_symptoms",
+            concept="vertigo",
+            text="vértigo",
+            start=3,
+            end=10,
+            section="hpi",
+            assertion="affirmed",
+            counted=True,
+            reason=None,
+            rule="r1",
+            modifiers=({"category": "X"},),
+            levels=("C1",),
         )
     ] * (i % 3)
     gaps = [
-        Gap(key=f"gap_{k}", message=f"message {k}; with a semicolon", severity="info",
-            codes=("M54.2",))
+        Gap(
+            key=f"gap_{k}",
+            message=f"message {k}; with a semicolon",
+            severity="info",
+            codes=("M54.2",),
+        )
         for k in range(i % 3)
     ]
     return NoteReport(
@@ -219,10 +233,14 @@ def test_text_formats_write_utf8_to_stdout_and_leave_it_open(
             writer.write(report)
     assert not fake.closed
     text = buffer.getvalue().decode("utf-8")
-    ids = [r["note_id"] for r in (
-        [json.loads(line) for line in text.splitlines()]
-        if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
-    )]
+    ids = [
+        r["note_id"]
+        for r in (
+            [json.loads(line) for line in text.splitlines()]
+            if fmt == "jsonl"
+            else list(csv.DictReader(io.StringIO(text)))
+        )
+    ]
     assert ids == ["n0", "n1"]
 
 
@@ -338,14 +356,15 @@ def test_nan_and_infinity_from_input_fields_are_written_as_null(tmp_path: Path, 
     else:
         (row,) = _read_back(fmt, path)
         assert _strict_json(row["meta"]) == {
-            "score_in": None, "weight": None, "low": None, "ok": 1.5,
+            "score_in": None,
+            "weight": None,
+            "low": None,
+            "ok": 1.5,
         }
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
-def test_a_lone_surrogate_is_written_as_the_replacement_character(
-    tmp_path: Path, fmt: str
-) -> None:
+def test_a_lone_surrogate_is_written_as_the_replacement_character(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"out.{fmt}"
     report = make_report(1, meta={"site": "a\ud83db"})
     report.note_id = "n\udc801"
@@ -353,8 +372,11 @@ def test_a_lone_surrogate_is_written_as_the_replacement_character(
         writer.write(report)
     (row,) = _read_back(fmt, path)
     assert row["note_id"] == "n\ufffd1"
-    site = row["site"] if fmt == "csv" else (row["meta"] if fmt == "jsonl" else
-                                              json.loads(row["meta"]))["site"]
+    site = (
+        row["site"]
+        if fmt == "csv"
+        else (row["meta"] if fmt == "jsonl" else json.loads(row["meta"]))["site"]
+    )
     assert site == "a\ufffdb"
 
 
@@ -362,10 +384,10 @@ def test_a_lone_surrogate_is_written_as_the_replacement_character(
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
 @pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
 def test_a_full_device_is_one_clear_output_error(fmt: str) -> None:
-    with pytest.raises(OutputError) as caught:  # noqa: PT012 - the error comes at write or close
-        with open_writer(fmt, "/dev/full", ELEMENTS) as writer:
-            for report in REPORTS:
-                writer.write(report)
+    # The error comes at a write or at close (Parquet): both are inside the block.
+    with pytest.raises(OutputError) as caught, open_writer(fmt, "/dev/full", ELEMENTS) as writer:
+        for report in REPORTS:
+            writer.write(report)
     message = str(caught.value)
     assert message == "cannot write /dev/full: no space left on the device"
     assert caught.value.strerror == "no space left on the device"
@@ -394,7 +416,7 @@ def test_sigterm_inside_a_writer_is_a_keyboard_interrupt_and_the_handler_is_rest
 
     before = signal.getsignal(signal.SIGTERM)
     path = tmp_path / "out.parquet"
-    with pytest.raises(KeyboardInterrupt), ParquetWriter(path, ELEMENTS) as writer:  # noqa: PT012
+    with pytest.raises(KeyboardInterrupt), ParquetWriter(path, ELEMENTS) as writer:
         writer.write(REPORTS[0])
         os.kill(os.getpid(), signal.SIGTERM)
         writer.write(REPORTS[1])  # never reached
@@ -432,9 +454,7 @@ def _child(out: Path) -> Any:
 
 
 @pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
-def test_a_terminated_parquet_scan_leaves_a_readable_partial_file(
-    tmp_path: Path, how: str
-) -> None:
+def test_a_terminated_parquet_scan_leaves_a_readable_partial_file(tmp_path: Path, how: str) -> None:
     import signal
 
     out = tmp_path / "reports.parquet"
