@@ -30,6 +30,7 @@ from docgap.outputs.queries import (
     load_queries,
     queries_path,
 )
+from docgap.outputs.texts import AmbiguousTextsError, TextRecord, match_texts
 from docgap.outputs.writers import read_reports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -413,3 +414,95 @@ def test_model_fields_are_not_other_fields(example_records) -> None:
     ]
     data = report_data(records, source="x")
     assert all(note["extra"] == {} for note in data["notes"])
+
+
+# ------------------------------------------------------------------ texts by input (issue 14)
+
+ALPHA = "Patient ALPHAMARK: neck pain and occipital headaches after the MVA."
+BRAVO = "Patient BRAVOMARK: low back pain, no neck complaints."
+
+
+def _texts_page(page: str) -> list[str | None]:
+    notes = blob(page, "docgap-notes")
+    return [
+        None if n["segments"] is None else "".join(piece for piece, _ in n["segments"])
+        for n in notes
+    ]
+
+
+def test_match_texts_pairs_shared_ids_by_position_when_the_order_is_the_inputs() -> None:
+    texts = [TextRecord("a.csv", "n1", ALPHA), TextRecord("b.csv", "n1", BRAVO)]
+    assert match_texts([{"note_id": "n1"}, {"note_id": "n1"}], texts) == [ALPHA, BRAVO]
+
+
+def test_match_texts_refuses_a_shared_id_out_of_order_without_naming_it() -> None:
+    texts = [
+        TextRecord("a.csv", "mrn-1", ALPHA),
+        TextRecord("a.csv", "n2", "x"),
+        TextRecord("b.csv", "mrn-1", BRAVO),
+    ]
+    with pytest.raises(AmbiguousTextsError) as caught:
+        match_texts([{"note_id": "n2"}, {"note_id": "mrn-1"}], texts)
+    message = str(caught.value)
+    assert "a.csv, b.csv" in message
+    assert "record 2" in message
+    for secret in ("mrn-1", "ALPHAMARK", "BRAVOMARK"):
+        assert secret not in message
+
+
+def test_match_texts_by_id_when_duplicates_agree() -> None:
+    texts = [TextRecord("a", "n1", ALPHA), TextRecord("b", "n1", ALPHA), TextRecord("b", "n2", "y")]
+    assert match_texts([{"note_id": "n2"}, {"note_id": "n1"}, {"note_id": "n9"}], texts) == [
+        "y",
+        ALPHA,
+        None,
+    ]
+
+
+def _two_inputs(tmp_path: Path, analyzer, order: list[int]) -> tuple[Path, Path, Path]:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(f'note_id,text\nn1,"{ALPHA}"\n', encoding="utf-8")
+    b.write_text(f'note_id,text\nn1,"{BRAVO}"\n', encoding="utf-8")
+    reports = [analyzer.analyze(t, "n1").to_dict() for t in (ALPHA, BRAVO)]
+    scan = tmp_path / "scan.jsonl"
+    scan.write_text("".join(json.dumps(reports[i]) + "\n" for i in order), encoding="utf-8")
+    return a, b, scan
+
+
+def test_report_texts_with_an_id_shared_across_inputs_keep_each_patients_text(
+    tmp_path: Path, analyzer, cli
+) -> None:
+    a, b, scan = _two_inputs(tmp_path, analyzer, [0, 1])
+    out = tmp_path / "r.html"
+    result = cli(["report", scan, "--html", out, "--texts", a, "--texts", b])
+    assert result.exit_code == 0, result.stderr
+    assert _texts_page(out.read_text(encoding="utf-8")) == [ALPHA, BRAVO]
+
+
+def test_report_texts_refuses_a_shared_id_it_cannot_place(tmp_path: Path, analyzer, cli) -> None:
+    a, b, scan = _two_inputs(tmp_path, analyzer, [1])  # a sorted/filtered report
+    out = tmp_path / "r.html"
+    result = cli(["report", scan, "--html", out, "--texts", a, "--texts", b])
+    assert result.exit_code == 2
+    assert "cannot tell which text is whose" in result.stderr
+    assert "ALPHAMARK" not in result.stderr and "BRAVOMARK" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_report_to_a_full_device_is_a_clear_exit_2(tmp_path: Path, analyzer, cli) -> None:
+    _, _, scan = _two_inputs(tmp_path, analyzer, [0])
+    result = cli(["report", scan, "--html", "/dev/full"])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "docgap: error: cannot write /dev/full: no space left on the device"
+    )
+
+
+def test_report_under_a_file_is_a_clear_exit_2(tmp_path: Path, analyzer, cli) -> None:
+    _, _, scan = _two_inputs(tmp_path, analyzer, [0])
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    result = cli(["report", scan, "--html", tmp_path / "f" / "r.html"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("f is a file, not a folder")

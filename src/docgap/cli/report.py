@@ -8,10 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from docgap.inputs.reading import InputError
-from docgap.outputs.writers import (
-    ReportFileError,
-    read_reports,
-)
+from docgap.outputs.writers import OutputError, ReportFileError, read_reports
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
     pass
@@ -51,23 +48,20 @@ def report(
     ] = 50,
 ) -> None:
     """Write the CDI reviewer's HTML report (worklist, highlighted evidence, query drafts)."""
-    from docgap.outputs.html_report import load_texts, write_html
+    from docgap.outputs.html_report import write_html
+    from docgap.outputs.texts import AmbiguousTextsError, match_texts, read_texts
 
-    with _internal_errors(lambda: "no HTML written", expected=(ReportFileError, InputError)):
+    expected = (ReportFileError, InputError, AmbiguousTextsError, OutputError)
+    with _internal_errors(lambda: "no HTML written", expected=expected):
         try:
-            note_texts = (
-                load_texts(texts, fmt=input_format.value, id_col=id_col, text_col=text_col)
-                if texts
-                else None
-            )
-            path = write_html(
-                read_reports(report_file),
-                html,
-                source=str(report_file),
-                texts=note_texts,
-                page_size=page_size,
-            )
-        except (ReportFileError, InputError) as exc:
+            records = list(read_reports(report_file))
+            if texts:
+                found = read_texts(texts, fmt=input_format.value, id_col=id_col, text_col=text_col)
+                for record, text in zip(records, match_texts(records, found), strict=True):
+                    if text is not None:
+                        record["text"] = text
+            path = write_html(records, html, source=str(report_file), page_size=page_size)
+        except (ReportFileError, InputError, AmbiguousTextsError, OutputError) as exc:
             _fail(str(exc))
         except OSError as exc:
             _fail(f"cannot write {html}: {exc.strerror or type(exc).__name__}")

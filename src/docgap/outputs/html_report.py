@@ -26,9 +26,11 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from docgap import __version__
-from docgap.inputs.reading import NoteInput, open_sources
+from docgap.inputs.reading import NoteInput
 from docgap.outputs.queries import QueryFile, draft_queries, load_queries
+from docgap.outputs.texts import match_texts, read_texts
 from docgap.outputs.worklist import build_worklist
+from docgap.outputs.writers import output_errors
 from docgap.report import STATUSES, NoteReport
 from docgap.rules.codes import describe
 from docgap.rules.lexicon import load_lexicon
@@ -67,13 +69,15 @@ _MAX_FLAGGED_LISTED = 50
 def load_texts(
     inputs: Iterable[str], *, fmt: str = "auto", id_col: str = "note_id", text_col: str = "text"
 ) -> dict[str, str]:
-    """Note texts by id, read from the scan's original inputs (raises ``InputError``)."""
-    texts: dict[str, str] = {}
-    for source in open_sources(inputs, fmt=fmt, id_col=id_col, text_col=text_col):
-        for note in source.records():
-            if note.text is not None:
-                texts.setdefault(note.note_id, note.text)
-    return texts
+    """Note texts by id, read from the scan's original inputs (raises ``InputError``).
+
+    An id that two records carry with different texts raises ``AmbiguousTextsError``: a
+    dict by id cannot hold both (``docgap.outputs.texts.match_texts`` pairs by position).
+    """
+    records = read_texts(inputs, fmt=fmt, id_col=id_col, text_col=text_col)
+    unique = list(dict.fromkeys(r.note_id for r in records))
+    matched = match_texts([{"note_id": n} for n in unique], records)
+    return {n: t for n, t in zip(unique, matched, strict=True) if t is not None}
 
 
 def attach_texts(
@@ -529,7 +533,12 @@ def render_html(
 
 
 def write_html(records: Iterable[Mapping[str, Any]], path: Path | str, **options: Any) -> Path:
-    """Render the report and write it to ``path`` (UTF-8); returns the path."""
+    """Render the report and write it to ``path`` (UTF-8); returns the path.
+
+    An output that cannot be written is an ``OutputError`` (one line: path and reason).
+    """
     path = Path(path)
-    path.write_text(render_html(records, **options), encoding="utf-8")
+    page = render_html(records, **options)
+    with output_errors(path):
+        path.write_text(page, encoding="utf-8")
     return path

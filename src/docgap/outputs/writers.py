@@ -60,6 +60,7 @@ __all__ = [
     "flat_row",
     "is_report_file",
     "open_writer",
+    "output_errors",
     "read_note_reports",
     "read_reports",
     "sigterm_as_interrupt",
@@ -107,8 +108,12 @@ def _output_error(path: Path, exc: OSError) -> OutputError:
 
 
 @contextlib.contextmanager
-def _writing(path: Path | None) -> Iterator[None]:
-    """Turn an ``OSError`` on the file ``path`` into :class:`OutputError` (stdout: as is)."""
+def output_errors(path: Path | None) -> Iterator[None]:
+    """Turn an ``OSError`` on the file ``path`` into :class:`OutputError` (stdout: as is).
+
+    For every writer of an output (the HTML report too): one clear line, never
+    ``internal error (OSError)``.
+    """
     try:
         yield
     except OutputError:
@@ -120,7 +125,7 @@ def _writing(path: Path | None) -> Iterator[None]:
 
 
 def _make_parent(path: Path) -> None:
-    with _writing(path):
+    with output_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -240,7 +245,7 @@ class _TextWriter(ReportWriter):
         else:
             self._path = Path(str(out))
             _make_parent(self._path)
-            with _writing(self._path):
+            with output_errors(self._path):
                 self._handle = self._path.open("a" if append else "w", encoding="utf-8", newline="")
             self._wrapper = False
 
@@ -252,14 +257,14 @@ class _TextWriter(ReportWriter):
 
     def write(self, report: NoteReport) -> None:
         """Write one report; a failing file is an :class:`OutputError`."""
-        with _writing(self._path):
+        with output_errors(self._path):
             super().write(_clean_report(report))
 
     def close(self) -> None:
         if self._handle is None:
             return
         handle, self._handle = self._handle, None
-        with _writing(self._path):
+        with output_errors(self._path):
             try:
                 handle.flush()
             finally:
@@ -369,7 +374,7 @@ class ParquetWriter(ReportWriter):
             if special
             else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
         )
-        with _writing(self.path):
+        with output_errors(self.path):
             self._writer: Any = pq.ParquetWriter(self._partial, self._schema)
         self._rows: list[dict[str, Any]] = []
 
@@ -384,7 +389,7 @@ class ParquetWriter(ReportWriter):
         row = arrow_row(_clean_report(report), self.elements)
         self._rows.append({k: clean_value(v) for k, v in row.items()})
         if len(self._rows) >= self.batch_size:
-            with _writing(self.path):
+            with output_errors(self.path):
                 self._flush()
 
     def _flush(self) -> None:
@@ -399,7 +404,7 @@ class ParquetWriter(ReportWriter):
         """Write the last, partial row group and the Parquet footer; move the file in place."""
         if self._writer is None:
             return
-        with _writing(self.path):
+        with output_errors(self.path):
             try:
                 self._flush()
             finally:
