@@ -506,3 +506,43 @@ def test_report_under_a_file_is_a_clear_exit_2(tmp_path: Path, analyzer, cli) ->
     result = cli(["report", scan, "--html", tmp_path / "f" / "r.html"])
     assert result.exit_code == 2
     assert result.stderr.strip().endswith("f is a file, not a folder")
+
+
+# ------------------------------------------------------------------ meta columns (issue 15)
+def test_assignment_meta_becomes_worklist_columns_first(example_records) -> None:
+    meta = [
+        {
+            "specialty": "neuro",
+            "payer": f"payer-{i}",
+            "patient_id": f"P{i}",
+            "encounter_id": f"E{i}",
+            "date_of_service": f"2024-05-{i + 1:02d}",
+            "provider": "Dr A",
+            "nested": {"x": 1},
+            "weight": float("nan"),
+        }
+        for i in range(len(example_records))
+    ]
+    records = [r | {"meta": m} for r, m in zip(example_records, meta, strict=True)]
+    page = render_html(records, source="s")
+    config = blob(page, "docgap-config")
+    assert config["metaColumns"] == [
+        "patient_id",
+        "encounter_id",
+        "date_of_service",
+        "provider",
+        "payer",
+        "specialty",
+    ]
+    rows = blob(page, "docgap-rows")
+    assert [r["meta"]["patient_id"] for r in rows] == [m["patient_id"] for m in meta]
+    assert all("weight" not in r["meta"] for r in rows)
+    for name in ("docgap-rows", "docgap-notes", "docgap-config"):  # strict JSON: no bare NaN
+        match = re.search(rf'id="{name}">(.*?)</script>', page, re.DOTALL)
+        assert match
+        json.loads(match.group(1), parse_constant=lambda t: pytest.fail(f"bare {t}"))
+    header = re.search(r'<table id="worklist-table".*?</thead>', page, re.DOTALL)
+    assert header
+    order = re.findall(r'data-sort="([^"]+)"', header.group(0))
+    assert order.index("status") < order.index("meta:patient_id")
+    assert order.index("meta:payer") > order.index("found")

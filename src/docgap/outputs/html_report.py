@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -28,6 +29,7 @@ from markupsafe import Markup
 from docgap import __version__
 from docgap.inputs.reading import NoteInput
 from docgap.outputs.queries import QueryFile, draft_queries, load_queries
+from docgap.outputs.sanitize import clean_text, clean_value
 from docgap.outputs.texts import match_texts, read_texts
 from docgap.outputs.worklist import build_worklist
 from docgap.outputs.writers import output_errors
@@ -62,6 +64,9 @@ _KNOWN_KEYS = known_keys() | {"text"}
 _EVIDENCE_KEYS = ("element", "concept", "text", "section", "assertion", "counted", "reason", "rule")
 _MAX_FILTER_VALUES = 30  # a metadata field with more distinct values is not a filter
 _MAX_FILTERS = 4
+_MAX_META_COLUMNS = 6  # worklist columns for the input's meta (patient, encounter, ...)
+# Meta keys a specialist assigns and sorts work by: shown first when the input has them.
+_ASSIGNMENT_WORDS = ("patient", "mrn", "encounter", "visit", "date", "dos", "provider", "payer")
 _MAX_FLAGGED_LISTED = 50
 
 
@@ -187,6 +192,15 @@ def _group(record: Mapping[str, Any]) -> str:
     return str(record["status"])
 
 
+def _has(meta: Mapping[str, Any], key: str) -> bool:
+    value = meta.get(key)
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _meta_text(value: Any) -> str:
+    return clean_text(str(value))
+
+
 def _meta_values(record: Mapping[str, Any]) -> dict[str, Any]:
     values = dict(record.get("meta") or {})
     if "setting" in record and "setting" not in values:
@@ -310,6 +324,28 @@ def _filter_keys(metas: list[dict[str, Any]]) -> list[str]:
     return keys[:_MAX_FILTERS]
 
 
+def _column_keys(metas: list[dict[str, Any]]) -> list[str]:
+    """Meta fields shown as worklist columns: scalar ones, assignment fields first.
+
+    Patient, encounter, date of service, provider and payer (by name) come first so work
+    can be assigned and sorted; then the other scalar fields, in first-seen order.
+    """
+    seen: dict[str, bool] = {}
+    for meta in metas:
+        for key, value in meta.items():
+            scalar = not isinstance(value, (dict, list))
+            seen[key] = seen.get(key, True) and scalar
+    keys = [k for k, scalar in seen.items() if scalar]
+
+    def priority(key: str) -> int:
+        low = key.lower()
+        found = [i for i, word in enumerate(_ASSIGNMENT_WORDS) if word in low]
+        return found[0] if found else len(_ASSIGNMENT_WORDS)
+
+    keys.sort(key=priority)  # stable: first-seen order within a rank
+    return keys[:_MAX_META_COLUMNS]
+
+
 def _status_bars(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Bars by status, as the status filter selects them; query opportunities are downcodes."""
     statuses = Counter(row["status"] for row in rows)
@@ -397,10 +433,10 @@ def report_data(
             }
         )
     filter_keys = _filter_keys([row["meta"] for row in rows])
+    column_keys = _column_keys([row["meta"] for row in rows])
+    row_keys = list(dict.fromkeys([*column_keys, *filter_keys]))
     for row in rows:
-        row["meta"] = {
-            k: str(row["meta"][k]) for k in filter_keys if row["meta"].get(k) is not None
-        }
+        row["meta"] = {k: _meta_text(row["meta"][k]) for k in row_keys if _has(row["meta"], k)}
 
     bars = _status_bars(rows)
     gap_counts: Counter[str] = Counter(g for row in rows for g in row["gaps"])
@@ -438,6 +474,7 @@ def report_data(
             for r in flagged[:_MAX_FLAGGED_LISTED]
         ],
         "has_score": any(row["score"] is not None for row in rows),
+        "meta_columns": column_keys,
         "queries_total": sum(row["nq"] for row in rows),
         "legend": [
             {"key": key, "label": key.replace("_", " "), "description": element_info.get(key)}
@@ -456,6 +493,7 @@ def report_data(
             "elements": labels,
             "elementInfo": element_info,
             "evidenceKeys": _EVIDENCE_KEYS,
+            "metaColumns": column_keys,
             "codes": codes,
             "strings": strings.table(),
         },
@@ -467,7 +505,10 @@ def report_data(
 # ---------------------------------------------------------------------------- rendering
 def _script_json(value: Any) -> Markup:
     """JSON safe inside ``<script type="application/json">``: no ``</script>``, no ``<!--``."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # clean_value: NaN/Infinity from input fields would make JSON.parse fail (strict JSON).
+    text = json.dumps(
+        clean_value(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
     text = (
         text.replace("&", "\\u0026")
         .replace("<", "\\u003c")
