@@ -362,3 +362,28 @@ def test_score_and_review_are_on_screen_at_1400px(browser, example_report, tmp_p
             assert name in headers
     finally:
         tab.close()
+
+
+def test_a_split_report_index_link_opens_the_note_in_its_part(
+    browser, example_report, tmp_path
+) -> None:
+    from docgap.outputs.html_pages import write_html_pages
+
+    texts = {p.stem: p.read_text(encoding="utf-8") for p in EXAMPLES.glob("*.txt")}
+    texts[XSS_ID] = XSS_TEXT
+    records = [r | {"text": texts[r["note_id"]]} for r in example_report[1]]
+    index = write_html_pages(records, tmp_path / "split", source="examples/notes", per_part=4)
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        page = context.new_page()
+        page.goto(index.as_uri())
+        link = page.locator("#index-table tbody tr").nth(5).locator("a.id-text")
+        note_id = link.get_attribute("title")
+        link.click()
+        page.wait_for_function(
+            f"() => document.getElementById('note-id')?.textContent === {json.dumps(note_id)}"
+        )
+        assert page.url.split("/")[-1].startswith("part-0002.html#n=")
+        assert page.locator("nav.parts a[rel=prev]").count() == 1
+    finally:
+        context.close()

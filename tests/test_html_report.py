@@ -14,6 +14,7 @@ import markupsafe
 import pytest
 
 from docgap.inputs.reading import NoteInput
+from docgap.outputs.html_pages import DEFAULT_PER_PART, INDEX_NAME, part_name, write_html_pages
 from docgap.outputs.html_report import (
     attach_texts,
     highlight_segments,
@@ -31,6 +32,7 @@ from docgap.outputs.queries import (
     queries_path,
 )
 from docgap.outputs.texts import AmbiguousTextsError, TextRecord, match_texts
+from docgap.outputs.worklist import build_worklist
 from docgap.outputs.writers import read_reports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -546,3 +548,86 @@ def test_assignment_meta_becomes_worklist_columns_first(example_records) -> None
     order = re.findall(r'data-sort="([^"]+)"', header.group(0))
     assert order.index("status") < order.index("meta:patient_id")
     assert order.index("meta:payer") > order.index("found")
+
+
+# ------------------------------------------------------------------ split reports (issue 15)
+
+
+def _bulk(example_records, example_texts, n: int) -> list[dict[str, Any]]:
+    many = []
+    for k in range(n):
+        record = dict(example_records[k % len(example_records)])
+        record["text"] = example_texts[record["note_id"]]
+        record["note_id"] = f"bulk-{k:05d}"
+        record["meta"] = {"patient_id": f"P{k:05d}", "payer": ["Acme", "Beta"][k % 2]}
+        many.append(record)
+    return many
+
+
+def test_a_split_report_has_an_index_and_parts_in_priority_order(
+    tmp_path: Path, example_records, example_texts
+) -> None:
+    records = _bulk(example_records, example_texts, 25)
+    index = write_html_pages(records, tmp_path / "out", source="s", per_part=10)
+    assert index == tmp_path / "out" / INDEX_NAME
+    assert sorted(p.name for p in index.parent.iterdir()) == [
+        INDEX_NAME,
+        part_name(1),
+        part_name(2),
+        part_name(3),
+    ]
+    html = index.read_text(encoding="utf-8")
+    assert "<script" not in html
+    links = re.findall(
+        r'<a class="id-text" href="(part-\d{4}\.html)#n=(\d+)" title="([^"]+)"', html
+    )
+    assert len(links) == 25
+    expected, _ = build_worklist(records, include_all=True)
+    assert [note_id for *_, note_id in links] == [records[i.order]["note_id"] for i in expected]
+    for file, local, note_id in links:  # each link opens the right note of its part
+        rows = blob((index.parent / file).read_text(encoding="utf-8"), "docgap-rows")
+        assert rows[int(local)]["id"] == note_id
+    assert "P00007" in html and "payer" in html
+    part2 = (index.parent / part_name(2)).read_text(encoding="utf-8")
+    assert f'href="{INDEX_NAME}"' in part2
+    assert f'href="{part_name(1)}" rel="prev"' in part2
+    assert f'href="{part_name(3)}" rel="next"' in part2
+
+
+def test_report_cli_writes_a_folder(tmp_path: Path, cli, example_records) -> None:
+    scan = tmp_path / "scan.jsonl"
+    scan.write_text("".join(json.dumps(r) + "\n" for r in example_records), encoding="utf-8")
+    out = tmp_path / "html"
+    result = cli(["report", scan, "--html", f"{out}/", "--notes-per-part", "5"])
+    assert result.exit_code == 0, result.stderr
+    parts = sorted(p.name for p in out.glob("part-*.html"))
+    assert len(parts) == -(-len(example_records) // 5)
+    assert (out / INDEX_NAME).is_file()
+
+
+def test_the_cli_default_part_size_is_the_library_default() -> None:
+    import inspect
+
+    from docgap.cli.report import report
+
+    default = inspect.signature(report).parameters["notes_per_part"].default
+    assert default == DEFAULT_PER_PART
+
+
+@pytest.mark.slow
+def test_5000_notes_split_into_parts_of_bounded_size(
+    tmp_path: Path, example_records, example_texts
+) -> None:
+    """5,000 notes: one page would be ~10 MB (examples) to ~25 MB (real notes); parts are not."""
+    records = _bulk(example_records, example_texts, 5_000)
+    single = len(render_html(records, source="s").encode("utf-8"))
+    index = write_html_pages(records, tmp_path / "big", source="s")
+    sizes = {p.name: p.stat().st_size for p in index.parent.iterdir()}
+    parts = [size for name, size in sizes.items() if name != INDEX_NAME]
+    assert len(parts) == 5_000 // DEFAULT_PER_PART
+    assert max(parts) < single / 10  # each part a twentieth of the single page, give or take
+    assert sizes[INDEX_NAME] < single / 3
+    print(
+        f"5,000 notes: one page {single:,} B; index {sizes[INDEX_NAME]:,} B; "
+        f"largest of {len(parts)} parts {max(parts):,} B"
+    )

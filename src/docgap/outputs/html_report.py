@@ -400,8 +400,13 @@ def report_data(
     docgap_version: str | None = None,
     lexicon_hash: str | None = None,
     queries: QueryFile | None = None,
+    parts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the page shows, as plain data (what ``render_html`` puts in the template)."""
+    """Everything the page shows, as plain data (what ``render_html`` puts in the template).
+
+    ``parts`` is the navigation of a split report (:mod:`docgap.outputs.html_pages`): this
+    page's number and count and the file names of the index and the neighbouring parts.
+    """
     queries = queries or load_queries()
     pack = load_lexicon().pack
     element_info = {key: el.description for key, el in pack.elements.items()}
@@ -497,6 +502,7 @@ def report_data(
             "codes": codes,
             "strings": strings.table(),
         },
+        "parts": dict(parts) if parts else None,
         "rows": rows,
         "notes": notes,
     }
@@ -554,6 +560,7 @@ def render_html(
     texts: Mapping[str, str] | None = None,
     docgap_version: str | None = None,
     lexicon_hash: str | None = None,
+    parts: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one self-contained HTML page (no network, works from file://)."""
     data = report_data(
@@ -564,6 +571,7 @@ def render_html(
         texts=texts,
         docgap_version=docgap_version,
         lexicon_hash=lexicon_hash,
+        parts=parts,
     )
     css, js, script_hash = _assets()
     return (
