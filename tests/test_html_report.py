@@ -14,6 +14,7 @@ import markupsafe
 import pytest
 
 from docgap.inputs.reading import NoteInput
+from docgap.outputs.html_pages import DEFAULT_PER_PART, INDEX_NAME, part_name, write_html_pages
 from docgap.outputs.html_report import (
     attach_texts,
     highlight_segments,
@@ -30,6 +31,8 @@ from docgap.outputs.queries import (
     load_queries,
     queries_path,
 )
+from docgap.outputs.texts import AmbiguousTextsError, TextRecord, match_texts
+from docgap.outputs.worklist import build_worklist
 from docgap.outputs.writers import read_reports
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -413,3 +416,218 @@ def test_model_fields_are_not_other_fields(example_records) -> None:
     ]
     data = report_data(records, source="x")
     assert all(note["extra"] == {} for note in data["notes"])
+
+
+# ------------------------------------------------------------------ texts by input (issue 14)
+
+ALPHA = "Patient ALPHAMARK: neck pain and occipital headaches after the MVA."
+BRAVO = "Patient BRAVOMARK: low back pain, no neck complaints."
+
+
+def _texts_page(page: str) -> list[str | None]:
+    notes = blob(page, "docgap-notes")
+    return [
+        None if n["segments"] is None else "".join(piece for piece, _ in n["segments"])
+        for n in notes
+    ]
+
+
+def test_match_texts_pairs_shared_ids_by_position_when_the_order_is_the_inputs() -> None:
+    texts = [TextRecord("a.csv", "n1", ALPHA), TextRecord("b.csv", "n1", BRAVO)]
+    assert match_texts([{"note_id": "n1"}, {"note_id": "n1"}], texts) == [ALPHA, BRAVO]
+
+
+def test_match_texts_refuses_a_shared_id_out_of_order_without_naming_it() -> None:
+    texts = [
+        TextRecord("a.csv", "mrn-1", ALPHA),
+        TextRecord("a.csv", "n2", "x"),
+        TextRecord("b.csv", "mrn-1", BRAVO),
+    ]
+    with pytest.raises(AmbiguousTextsError) as caught:
+        match_texts([{"note_id": "n2"}, {"note_id": "mrn-1"}], texts)
+    message = str(caught.value)
+    assert "a.csv, b.csv" in message
+    assert "record 2" in message
+    for secret in ("mrn-1", "ALPHAMARK", "BRAVOMARK"):
+        assert secret not in message
+
+
+def test_match_texts_by_id_when_duplicates_agree() -> None:
+    texts = [TextRecord("a", "n1", ALPHA), TextRecord("b", "n1", ALPHA), TextRecord("b", "n2", "y")]
+    assert match_texts([{"note_id": "n2"}, {"note_id": "n1"}, {"note_id": "n9"}], texts) == [
+        "y",
+        ALPHA,
+        None,
+    ]
+
+
+def _two_inputs(tmp_path: Path, analyzer, order: list[int]) -> tuple[Path, Path, Path]:
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.write_text(f'note_id,text\nn1,"{ALPHA}"\n', encoding="utf-8")
+    b.write_text(f'note_id,text\nn1,"{BRAVO}"\n', encoding="utf-8")
+    reports = [analyzer.analyze(t, "n1").to_dict() for t in (ALPHA, BRAVO)]
+    scan = tmp_path / "scan.jsonl"
+    scan.write_text("".join(json.dumps(reports[i]) + "\n" for i in order), encoding="utf-8")
+    return a, b, scan
+
+
+def test_report_texts_with_an_id_shared_across_inputs_keep_each_patients_text(
+    tmp_path: Path, analyzer, cli
+) -> None:
+    a, b, scan = _two_inputs(tmp_path, analyzer, [0, 1])
+    out = tmp_path / "r.html"
+    result = cli(["report", scan, "--html", out, "--texts", a, "--texts", b])
+    assert result.exit_code == 0, result.stderr
+    assert _texts_page(out.read_text(encoding="utf-8")) == [ALPHA, BRAVO]
+
+
+def test_report_texts_refuses_a_shared_id_it_cannot_place(tmp_path: Path, analyzer, cli) -> None:
+    a, b, scan = _two_inputs(tmp_path, analyzer, [1])  # a sorted/filtered report
+    out = tmp_path / "r.html"
+    result = cli(["report", scan, "--html", out, "--texts", a, "--texts", b])
+    assert result.exit_code == 2
+    assert "cannot tell which text is whose" in result.stderr
+    assert "ALPHAMARK" not in result.stderr and "BRAVOMARK" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_report_to_a_full_device_is_a_clear_exit_2(tmp_path: Path, analyzer, cli) -> None:
+    _, _, scan = _two_inputs(tmp_path, analyzer, [0])
+    result = cli(["report", scan, "--html", "/dev/full"])
+    assert result.exit_code == 2
+    assert (
+        result.stderr.strip()
+        == "docgap: error: cannot write /dev/full: no space left on the device"
+    )
+
+
+def test_report_under_a_file_is_a_clear_exit_2(tmp_path: Path, analyzer, cli) -> None:
+    _, _, scan = _two_inputs(tmp_path, analyzer, [0])
+    (tmp_path / "f").write_text("x", encoding="utf-8")
+    result = cli(["report", scan, "--html", tmp_path / "f" / "r.html"])
+    assert result.exit_code == 2
+    assert result.stderr.strip().endswith("f is a file, not a folder")
+
+
+# ------------------------------------------------------------------ meta columns (issue 15)
+def test_assignment_meta_becomes_worklist_columns_first(example_records) -> None:
+    meta = [
+        {
+            "specialty": "neuro",
+            "payer": f"payer-{i}",
+            "patient_id": f"P{i}",
+            "encounter_id": f"E{i}",
+            "date_of_service": f"2024-05-{i + 1:02d}",
+            "provider": "Dr A",
+            "nested": {"x": 1},
+            "weight": float("nan"),
+        }
+        for i in range(len(example_records))
+    ]
+    records = [r | {"meta": m} for r, m in zip(example_records, meta, strict=True)]
+    page = render_html(records, source="s")
+    config = blob(page, "docgap-config")
+    assert config["metaColumns"] == [
+        "patient_id",
+        "encounter_id",
+        "date_of_service",
+        "provider",
+        "payer",
+        "specialty",
+    ]
+    rows = blob(page, "docgap-rows")
+    assert [r["meta"]["patient_id"] for r in rows] == [m["patient_id"] for m in meta]
+    assert all("weight" not in r["meta"] for r in rows)
+    for name in ("docgap-rows", "docgap-notes", "docgap-config"):  # strict JSON: no bare NaN
+        match = re.search(rf'id="{name}">(.*?)</script>', page, re.DOTALL)
+        assert match
+        json.loads(match.group(1), parse_constant=lambda t: pytest.fail(f"bare {t}"))
+    header = re.search(r'<table id="worklist-table".*?</thead>', page, re.DOTALL)
+    assert header
+    order = re.findall(r'data-sort="([^"]+)"', header.group(0))
+    assert order.index("status") < order.index("meta:patient_id")
+    assert order.index("meta:payer") > order.index("found")
+
+
+# ------------------------------------------------------------------ split reports (issue 15)
+
+
+def _bulk(example_records, example_texts, n: int) -> list[dict[str, Any]]:
+    many = []
+    for k in range(n):
+        record = dict(example_records[k % len(example_records)])
+        record["text"] = example_texts[record["note_id"]]
+        record["note_id"] = f"bulk-{k:05d}"
+        record["meta"] = {"patient_id": f"P{k:05d}", "payer": ["Acme", "Beta"][k % 2]}
+        many.append(record)
+    return many
+
+
+def test_a_split_report_has_an_index_and_parts_in_priority_order(
+    tmp_path: Path, example_records, example_texts
+) -> None:
+    records = _bulk(example_records, example_texts, 25)
+    index = write_html_pages(records, tmp_path / "out", source="s", per_part=10)
+    assert index == tmp_path / "out" / INDEX_NAME
+    assert sorted(p.name for p in index.parent.iterdir()) == [
+        INDEX_NAME,
+        part_name(1),
+        part_name(2),
+        part_name(3),
+    ]
+    html = index.read_text(encoding="utf-8")
+    assert "<script" not in html
+    links = re.findall(
+        r'<a class="id-text" href="(part-\d{4}\.html)#n=(\d+)" title="([^"]+)"', html
+    )
+    assert len(links) == 25
+    expected, _ = build_worklist(records, include_all=True)
+    assert [note_id for *_, note_id in links] == [records[i.order]["note_id"] for i in expected]
+    for file, local, note_id in links:  # each link opens the right note of its part
+        rows = blob((index.parent / file).read_text(encoding="utf-8"), "docgap-rows")
+        assert rows[int(local)]["id"] == note_id
+    assert "P00007" in html and "payer" in html
+    part2 = (index.parent / part_name(2)).read_text(encoding="utf-8")
+    assert f'href="{INDEX_NAME}"' in part2
+    assert f'href="{part_name(1)}" rel="prev"' in part2
+    assert f'href="{part_name(3)}" rel="next"' in part2
+
+
+def test_report_cli_writes_a_folder(tmp_path: Path, cli, example_records) -> None:
+    scan = tmp_path / "scan.jsonl"
+    scan.write_text("".join(json.dumps(r) + "\n" for r in example_records), encoding="utf-8")
+    out = tmp_path / "html"
+    result = cli(["report", scan, "--html", f"{out}/", "--notes-per-part", "5"])
+    assert result.exit_code == 0, result.stderr
+    parts = sorted(p.name for p in out.glob("part-*.html"))
+    assert len(parts) == -(-len(example_records) // 5)
+    assert (out / INDEX_NAME).is_file()
+
+
+def test_the_cli_default_part_size_is_the_library_default() -> None:
+    import inspect
+
+    from docgap.cli.report import report
+
+    default = inspect.signature(report).parameters["notes_per_part"].default
+    assert default == DEFAULT_PER_PART
+
+
+@pytest.mark.slow
+def test_5000_notes_split_into_parts_of_bounded_size(
+    tmp_path: Path, example_records, example_texts
+) -> None:
+    """5,000 notes: one page would be ~10 MB (examples) to ~25 MB (real notes); parts are not."""
+    records = _bulk(example_records, example_texts, 5_000)
+    single = len(render_html(records, source="s").encode("utf-8"))
+    index = write_html_pages(records, tmp_path / "big", source="s")
+    sizes = {p.name: p.stat().st_size for p in index.parent.iterdir()}
+    parts = [size for name, size in sizes.items() if name != INDEX_NAME]
+    assert len(parts) == 5_000 // DEFAULT_PER_PART
+    assert max(parts) < single / 10  # each part a twentieth of the single page, give or take
+    assert sizes[INDEX_NAME] < single / 3
+    print(
+        f"5,000 notes: one page {single:,} B; index {sizes[INDEX_NAME]:,} B; "
+        f"largest of {len(parts)} parts {max(parts):,} B"
+    )

@@ -146,7 +146,8 @@ def test_dev_corpus_scan_equals_local_engine(
     assert summary.failed == sum(1 for r in local if r.get("error"))
     assert summary.statuses == dict(statuses)
     folders = {p.name for p in out.iterdir() if p.is_dir()}
-    assert folders == {f"status={s}" for s in statuses}
+    failed = {"outcome=error"} if summary.failed else set()
+    assert folders == {f"outcome={s}" for s in statuses} | failed
 
 
 @pytest.fixture(scope="module")
@@ -308,6 +309,65 @@ def test_table_without_the_text_column_is_an_input_error(spark: Any, tmp_path: P
     pq.write_table(pa.table({"note_id": ["a"], "body": [GOOD]}), path)
     with pytest.raises(InputError, match="no column 'text'"):
         scan_with_spark([str(path)], str(tmp_path / "out"), spark=spark)
+
+
+@needs_pyspark
+def test_a_csv_without_a_header_names_no_cell_in_the_error(spark: Any, tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text("n1,Patient SECRETMARK neck pain\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        scan_with_spark([str(path)], str(tmp_path / "out"), spark=spark)
+    assert "SECRETMARK" not in str(caught.value)
+    assert "2 columns" in str(caught.value)
+
+
+@needs_pyspark
+def test_pandas_reads_a_spark_scan_with_failures_back(spark: Any, tmp_path: Path) -> None:
+    """The README's ``pd.read_parquet`` on a folder holding failed notes (issue 14, item 22)."""
+    import pandas as pd
+
+    path = tmp_path / "notes.jsonl"
+    lines = [
+        json.dumps({"note_id": "p-1", "text": GOOD}),
+        json.dumps({"note_id": "p-2", "text": None}),
+        json.dumps({"note_id": "p-3", "text": ""}),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out = tmp_path / "reports.parquet"
+    scan_with_spark([str(path)], str(out), spark=spark)
+    frame = pd.read_parquet(out)
+    assert sorted(frame["note_id"]) == ["p-1", "p-2", "p-3"]
+    failed = frame[frame["error"].notna()]
+    assert len(failed) == 2
+    assert failed["status"].isna().all()  # the report's status: null for a failure
+    assert set(failed["outcome"].astype(str)) == {"error"}
+    good = frame[frame["note_id"] == "p-1"].iloc[0]
+    assert str(good["outcome"]) == good["status"]
+    assert pq.read_table(out).num_rows == 3  # pyarrow too
+
+
+@needs_pyspark
+def test_a_lone_surrogate_becomes_the_replacement_character_as_locally(
+    spark: Any, analyzer: docgap.Analyzer, tmp_path: Path
+) -> None:
+    path = tmp_path / "notes.jsonl"
+    # Escapes written by hand: json.dumps would write the same, Python cannot encode them raw.
+    path.write_text(
+        '{"note_id": "s-\\ud83d1", "text": "Neck pain \\udc80 with occipital headaches '
+        'and dizziness. \\ud83d\\ude00 Assessment: cervicocranial syndrome."}\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.parquet"
+    scan_with_spark([str(path)], str(out), spark=spark)
+    (row,) = spark_rows(spark.read.parquet(str(out)))
+    assert row["note_id"] == "s-\ufffd1"
+    text = (
+        "Neck pain \ufffd with occipital headaches and dizziness. \U0001f600 "
+        "Assessment: cervicocranial syndrome."
+    )
+    local = analyzer.analyze(text, "s-\ufffd1").to_dict()
+    assert from_spark(row) == comparable(local)
+    assert "?" not in json.dumps(row["evidence"], ensure_ascii=False)
 
 
 @pytest.mark.parametrize(

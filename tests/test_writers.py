@@ -44,14 +44,28 @@ def make_report(
         return report
     evidence = [
         Evidence(
-            element="cranial_symptoms", label="cranial_symptoms", concept="vertigo",
-            text="vértigo", start=3, end=10, section="hpi", assertion="affirmed",
-            counted=True, reason=None, rule="r1", modifiers=({"category": "X"},), levels=("C1",),
+            element="cranial_symptoms",
+            label="cranial_symptoms",
+            concept="vertigo",
+            text="vértigo",
+            start=3,
+            end=10,
+            section="hpi",
+            assertion="affirmed",
+            counted=True,
+            reason=None,
+            rule="r1",
+            modifiers=({"category": "X"},),
+            levels=("C1",),
         )
     ] * (i % 3)
     gaps = [
-        Gap(key=f"gap_{k}", message=f"message {k}; with a semicolon", severity="info",
-            codes=("M54.2",))
+        Gap(
+            key=f"gap_{k}",
+            message=f"message {k}; with a semicolon",
+            severity="info",
+            codes=("M54.2",),
+        )
         for k in range(i % 3)
     ]
     return NoteReport(
@@ -219,10 +233,14 @@ def test_text_formats_write_utf8_to_stdout_and_leave_it_open(
             writer.write(report)
     assert not fake.closed
     text = buffer.getvalue().decode("utf-8")
-    ids = [r["note_id"] for r in (
-        [json.loads(line) for line in text.splitlines()]
-        if fmt == "jsonl" else list(csv.DictReader(io.StringIO(text)))
-    )]
+    ids = [
+        r["note_id"]
+        for r in (
+            [json.loads(line) for line in text.splitlines()]
+            if fmt == "jsonl"
+            else list(csv.DictReader(io.StringIO(text)))
+        )
+    ]
     assert ids == ["n0", "n1"]
 
 
@@ -313,3 +331,145 @@ def test_provenance_reaches_every_format(tmp_path: Path, fmt: str) -> None:
     else:
         rows = pq.read_table(path).to_pylist()
         assert rows[0]["provenance"] == PROVENANCE and rows[1]["provenance"] is None
+
+
+# -- values a strict reader accepts (issue 14, item 21 and 22) -----------------------------
+def _strict_json(text: str) -> Any:
+    def refuse(token: str) -> Any:
+        raise ValueError(f"bare {token} in JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_nan_and_infinity_from_input_fields_are_written_as_null(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"out.{fmt}"
+    meta = {"score_in": float("nan"), "weight": float("inf"), "low": float("-inf"), "ok": 1.5}
+    with open_writer(fmt, path, ELEMENTS, meta_keys=list(meta)) as writer:
+        writer.write(make_report(1, meta=meta))
+    if fmt == "jsonl":
+        (record,) = [_strict_json(line) for line in path.read_text(encoding="utf-8").splitlines()]
+        assert record["meta"] == {"score_in": None, "weight": None, "low": None, "ok": 1.5}
+    elif fmt == "csv":
+        (row,) = _read_back(fmt, path)
+        assert (row["score_in"], row["weight"], row["low"], row["ok"]) == ("", "", "", "1.5")
+    else:
+        (row,) = _read_back(fmt, path)
+        assert _strict_json(row["meta"]) == {
+            "score_in": None,
+            "weight": None,
+            "low": None,
+            "ok": 1.5,
+        }
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_lone_surrogate_is_written_as_the_replacement_character(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"out.{fmt}"
+    report = make_report(1, meta={"site": "a\ud83db"})
+    report.note_id = "n\udc801"
+    with open_writer(fmt, path, ELEMENTS) as writer:
+        writer.write(report)
+    (row,) = _read_back(fmt, path)
+    assert row["note_id"] == "n\ufffd1"
+    site = (
+        row["site"]
+        if fmt == "csv"
+        else (row["meta"] if fmt == "jsonl" else json.loads(row["meta"]))["site"]
+    )
+    assert site == "a\ufffdb"
+
+
+# -- outputs that cannot be written (issue 14, item 20) ----------------------------------
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_full_device_is_one_clear_output_error(fmt: str) -> None:
+    # The error comes at a write or at close (Parquet): both are inside the block.
+    with pytest.raises(OutputError) as caught, open_writer(fmt, "/dev/full", ELEMENTS) as writer:
+        for report in REPORTS:
+            writer.write(report)
+    message = str(caught.value)
+    assert message == "cannot write /dev/full: no space left on the device"
+    assert caught.value.strerror == "no space left on the device"
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_a_parent_that_is_a_file_is_named_in_the_error(tmp_path: Path, fmt: str) -> None:
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    out = tmp_path / "plain" / "sub" / f"out.{fmt}"
+    with pytest.raises(OutputError, match=r"plain is a file, not a folder$"):
+        open_writer(fmt, out, ELEMENTS)
+
+
+def test_output_error_is_an_oserror_for_callers_that_catch_those(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_text("x", encoding="utf-8")
+    with pytest.raises(OSError, match="cannot write"):
+        open_writer("jsonl", tmp_path / "plain" / "x.jsonl", ELEMENTS)
+
+
+# -- signals and crash consistency (issue 14, item 16) -----------------------------------
+def test_sigterm_inside_a_writer_is_a_keyboard_interrupt_and_the_handler_is_restored(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+
+    before = signal.getsignal(signal.SIGTERM)
+    path = tmp_path / "out.parquet"
+    with pytest.raises(KeyboardInterrupt), ParquetWriter(path, ELEMENTS) as writer:
+        writer.write(REPORTS[0])
+        os.kill(os.getpid(), signal.SIGTERM)
+        writer.write(REPORTS[1])  # never reached
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert [r["note_id"] for r in _read_back("parquet", path)] == ["n0"]
+
+
+_CHILD = """
+import sys, time
+sys.path.insert(0, {src!r})
+sys.path.insert(0, {tests!r})
+from test_writers import REPORTS, ELEMENTS
+from docgap.outputs.writers import ParquetWriter
+try:
+    with ParquetWriter({out!r}, ELEMENTS, batch_size=2) as writer:
+        for report in REPORTS[:3]:
+            writer.write(report)
+        print("ready", flush=True)
+        time.sleep(60)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def _child(out: Path) -> Any:
+    import subprocess
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    tests = str(Path(__file__).resolve().parent)
+    code = _CHILD.format(src=src, tests=tests, out=str(out))
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline().strip() == "ready"
+    return child
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGINT"])
+def test_a_terminated_parquet_scan_leaves_a_readable_partial_file(tmp_path: Path, how: str) -> None:
+    import signal
+
+    out = tmp_path / "reports.parquet"
+    child = _child(out)
+    child.send_signal(getattr(signal, how))
+    assert child.wait(timeout=30) == 130
+    assert [r["note_id"] for r in _read_back("parquet", out)] == ["n0", "n1", "n2"]
+    assert list(tmp_path.iterdir()) == [out]  # the temporary file was renamed
+
+
+def test_a_killed_parquet_scan_leaves_the_previous_file_intact(tmp_path: Path) -> None:
+    out = tmp_path / "reports.parquet"
+    with ParquetWriter(out, ELEMENTS) as writer:
+        writer.write(REPORTS[4])
+    child = _child(out)
+    child.kill()  # SIGKILL: nothing runs in the child
+    child.wait(timeout=30)
+    assert [r["note_id"] for r in _read_back("parquet", out)] == ["n4"]

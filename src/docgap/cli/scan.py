@@ -13,6 +13,7 @@ import typer
 
 from docgap.inputs.reading import InputError, NoteInput, Source, open_sources
 from docgap.outputs.writers import (
+    OutputError,
     ReportWriter,
     complete_records,
 )
@@ -178,7 +179,7 @@ def scan(
         _scan_html(sources, inputs, out_path, workers, quiet)
         return
     try:
-        with _internal_errors(written, expected=(InputError, BrokenPipeError)):
+        with _internal_errors(written, expected=(InputError, BrokenPipeError, OutputError)):
             # With worker processes, each builds its own pipeline: the parent builds none.
             job = _ScanJob.start(pack, workers)
             if (sort or review_only) and not job.has_model():
@@ -209,6 +210,8 @@ def scan(
         _say(f"interrupted: {written()}")
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except InputError as exc:  # an input that went bad while it was read
+        _fail(f"{exc}; {written()} before it")
+    except OutputError as exc:  # the output failed while being written (a full disk)
         _fail(f"{exc}; {written()} before it")
     except BrokenPipeError:
         _detach_stdout()

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from docgap.outputs.worklist import build_worklist, render_worklist
-from docgap.outputs.writers import (
-    ReportFileError,
-    read_reports,
+from docgap.outputs.worklist import (
+    WORKLIST_FORMATS,
+    WorkItem,
+    build_worklist,
+    render_worklist,
+    write_worklist,
 )
+from docgap.outputs.writers import OutputError, ReportFileError, output_errors, read_reports
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
     pass
@@ -49,7 +54,19 @@ def worklist(
     assignee: Annotated[
         str | None, typer.Option("--assignee", help="--db: only this assignee's items.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="--db: table or json.")] = "table",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="table, csv or json (csv opens in a spreadsheet; --db: table or json).",
+        ),
+    ] = "table",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write csv or json here instead of stdout.", dir_okay=False
+        ),
+    ] = None,
 ) -> None:
     """The notes a CDI specialist should act on, most urgent first.
 
@@ -64,11 +81,21 @@ def worklist(
         return
     if report is None:
         _fail("give a report file, or --db URL")
-    with _internal_errors(expected=(ReportFileError,)):
+    if fmt not in WORKLIST_FORMATS:
+        _fail(f"unknown format {fmt!r}; choose from {', '.join(WORKLIST_FORMATS)}")
+    if out is not None and fmt == "table":
+        _fail("--out writes csv or json: add --format csv or --format json")
+    with _internal_errors(expected=(ReportFileError, OutputError)):
         try:
             items, total = build_worklist(read_reports(report), include_all=show_all)
         except ReportFileError as exc:
             _fail(str(exc))
+        if fmt != "table":
+            try:
+                _write_items(items, fmt, out, limit)
+            except OutputError as exc:
+                _fail(str(exc))
+            return
         console = _stdout_console()
         render_worklist(items, total, console, limit=limit)
         if not show_all and total > len(items):
@@ -76,6 +103,23 @@ def worklist(
                 f"{total - len(items)} supported, not_applicable or failed notes not listed "
                 "(--all lists them)"
             )
+
+
+def _write_items(items: list[WorkItem], fmt: str, out: Path | None, limit: int | None) -> None:
+    """The worklist as csv or json on ``out`` or stdout (UTF-8 whatever the console's)."""
+    if out is None:
+        sys.stdout.flush()
+        stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+        try:
+            write_worklist(items, stream, fmt, limit=limit)
+        finally:
+            stream.flush()
+            stream.detach()
+        return
+    with output_errors(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            write_worklist(items, handle, fmt, limit=limit)
 
 
 # -- evaluate ---------------------------------------------------------------------------

@@ -15,7 +15,15 @@ both derived from the field table (:func:`docgap.schema.arrow_schema`), without 
 the element columns are the pack's.
 
 :func:`scan_with_spark` is ``docgap scan --engine spark``: it reads CSV, TSV, JSON Lines or
-Parquet with Spark and writes the reports as Parquet partitioned by ``status``.
+Parquet with Spark and writes the reports as Parquet partitioned by ``outcome``
+(:data:`PARTITION_COLUMN`): the status, or ``error`` for a note that could not be analysed.
+The report's own ``status`` column stays in the files unchanged (null for a failure, as in
+the local report); a non-null partition value is what lets pandas and pyarrow read the
+folder back (``pd.read_parquet``: a ``status=__HIVE_DEFAULT_PARTITION__`` folder would be
+"Cannot yet unify dictionaries with nulls").
+
+Values pass :func:`docgap.outputs.sanitize.clean_value` as in the local writers: a lone
+surrogate in an id or a text becomes U+FFFD in both engines (Spark would write ``?``).
 
 pyspark is an optional extra (``pip install 'docgap[spark]'``); this module imports it only
 when a function needs it, so ``import docgap.engines.spark`` works without it.
@@ -39,6 +47,7 @@ from typing import TYPE_CHECKING, Any
 from docgap.inputs.decoding import DEFAULT_MAX_CHARS
 from docgap.inputs.reading import SUFFIX_FORMATS, InputError, NoteInput
 from docgap.inputs.reading import note_input as _note_record
+from docgap.outputs.sanitize import clean_value
 from docgap.packs.registry import DEFAULT_PACK, pack_info
 from docgap.report import NoteReport
 from docgap.schema import arrow_row, arrow_schema
@@ -55,6 +64,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUILD_LOG_ENV",
     "INSTALL_HINT",
+    "PARTITION_COLUMN",
     "SPARK_FORMATS",
     "SparkScan",
     "SparkUnavailableError",
@@ -64,6 +74,11 @@ __all__ = [
     "spark_session",
     "worker_analyzer",
 ]
+
+# The folder a Spark scan partitions by: the status, or FAILED_OUTCOME for a failure. Not
+# ``status`` itself: a null partition value breaks pandas/pyarrow reading the folder back.
+PARTITION_COLUMN = "outcome"
+FAILED_OUTCOME = "error"
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +143,7 @@ def _columns(elements: tuple[str, ...]) -> tuple[str, ...]:
 
 def _row(report: NoteReport, elements: Sequence[str]) -> dict[str, Any]:
     """One report as a row of :func:`report_schema` (the local Parquet row, same values)."""
-    return arrow_row(report, elements, spark=True)
+    return {k: clean_value(v) for k, v in arrow_row(report, elements, spark=True).items()}
 
 
 # -- the worker side -------------------------------------------------------------------
@@ -262,8 +277,10 @@ def _project(df: DataFrame, id_col: str, text_col: str, error: Any = None) -> Da
     from pyspark.sql.types import BinaryType, StringType
 
     if text_col not in df.columns:
+        # The column count, never the names: a CSV without a header has a note as its header.
         raise InputError(
-            f"no column {text_col!r} (columns: {', '.join(df.columns)}); use --text-col"
+            f"no column {text_col!r} (the input has {len(df.columns)} columns; is the first "
+            "row a header?); use --text-col"
         )
     note_id = F.col(id_col).cast("string") if id_col in df.columns else F.lit(None).cast("string")
     text = F.col(text_col)
@@ -364,6 +381,31 @@ def _format_of(item: str, fmt: str) -> str:
     )
 
 
+# A JSON ``\uXXXX`` escape of a high surrogate not followed by a low one, or of a low
+# surrogate not preceded by a high one (a Java regex: bounded look-behind).
+_LONE_SURROGATE_ESCAPE = (
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _without_lone_surrogates(spark: SparkSession, item: str) -> Any:
+    """The lines of a JSON Lines input with each lone surrogate escape as U+FFFD.
+
+    Spark's strings are UTF-8: its JSON reader turns ``"\ud83d"`` into ``?`` (which no
+    later step can tell from a real ``?``), where the local engine writes U+FFFD
+    (:mod:`docgap.outputs.sanitize`). Rewriting the escape in the raw line, in the JVM,
+    before the JSON is parsed gives both engines the same text. pyspark before 4 cannot
+    parse a DataFrame of lines: it reads the file as it is.
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    if int(spark.version.split(".")[0]) < 4:
+        return item
+    lines = spark.read.text(item)
+    return lines.select(F.regexp_replace("value", _LONE_SURROGATE_ESCAPE, "\ufffd").alias("value"))
+
+
 def _read(spark: SparkSession, item: str, fmt: str, id_col: str, text_col: str) -> DataFrame:
     """One input as the projected DataFrame the analysis takes."""
     from pyspark.sql import functions as F  # noqa: N812
@@ -385,7 +427,11 @@ def _read(spark: SparkSession, item: str, fmt: str, id_col: str, text_col: str) 
         df = df.toDF(*[c.lstrip("\ufeff") for c in df.columns])  # a UTF-8 byte-order mark
         return _project(df, id_col, text_col)
     if fmt == "jsonl":
-        df = reader.json(item, mode="PERMISSIVE", columnNameOfCorruptRecord=_CORRUPT)
+        df = reader.json(
+            _without_lone_surrogates(spark, item),
+            mode="PERMISSIVE",
+            columnNameOfCorruptRecord=_CORRUPT,
+        )
         # Spark refuses queries on a raw JSON file that read only its corrupt column.
         df = df.cache() if _CORRUPT in df.columns else df
         if id_col not in df.columns and "id" in df.columns:
@@ -437,13 +483,13 @@ def scan_with_spark(
     analyzer_options: Mapping[str, Any] | None = None,
     spark: SparkSession | None = None,
 ) -> SparkScan:
-    """Read ``inputs`` with Spark, analyse them, write Parquet partitioned by ``status``.
+    """Read ``inputs`` with Spark, analyse them, write Parquet partitioned by ``outcome``.
 
-    ``out`` is a folder (Spark writes part files; a note with an error is in
-    ``status=__HIVE_DEFAULT_PARTITION__``, read back as a null status). The input is spread
-    over at least ``partitions`` tasks (default: twice Spark's default parallelism). Uses
-    ``spark`` when given, else the active session, else starts one on ``master`` and stops
-    it at the end.
+    ``out`` is a folder (Spark writes part files: ``outcome=supported/``, ...,
+    ``outcome=error/`` for the notes with an error, whose ``status`` column is null). The
+    input is spread over at least ``partitions`` tasks (default: twice Spark's default
+    parallelism). Uses ``spark`` when given, else the active session, else starts one on
+    ``master`` and stops it at the end.
     Raises :class:`SparkUnavailableError` without pyspark or Java, and
     :class:`~docgap.inputs.reading.InputError` for an unusable input or output.
     """
@@ -477,7 +523,11 @@ def scan_with_spark(
             part = _analyze_projected(df, analyzer_options)
             reports = part if reports is None else reports.unionByName(part)
         assert reports is not None
-        reports.write.mode(mode).partitionBy("status").parquet(out)
+        from pyspark.sql import functions as F  # noqa: N812
+
+        outcome = F.coalesce(F.col("status"), F.lit(FAILED_OUTCOME))
+        reports = reports.withColumn(PARTITION_COLUMN, outcome)
+        reports.write.mode(mode).partitionBy(PARTITION_COLUMN).parquet(out)
         return _summary(session, out)
     finally:
         if own:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
@@ -26,9 +27,12 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from docgap import __version__
-from docgap.inputs.reading import NoteInput, open_sources
+from docgap.inputs.reading import NoteInput
 from docgap.outputs.queries import QueryFile, draft_queries, load_queries
+from docgap.outputs.sanitize import clean_text, clean_value
+from docgap.outputs.texts import match_texts, read_texts
 from docgap.outputs.worklist import build_worklist
+from docgap.outputs.writers import output_errors
 from docgap.report import STATUSES, NoteReport
 from docgap.rules.codes import describe
 from docgap.rules.lexicon import load_lexicon
@@ -60,6 +64,9 @@ _KNOWN_KEYS = known_keys() | {"text"}
 _EVIDENCE_KEYS = ("element", "concept", "text", "section", "assertion", "counted", "reason", "rule")
 _MAX_FILTER_VALUES = 30  # a metadata field with more distinct values is not a filter
 _MAX_FILTERS = 4
+_MAX_META_COLUMNS = 6  # worklist columns for the input's meta (patient, encounter, ...)
+# Meta keys a specialist assigns and sorts work by: shown first when the input has them.
+_ASSIGNMENT_WORDS = ("patient", "mrn", "encounter", "visit", "date", "dos", "provider", "payer")
 _MAX_FLAGGED_LISTED = 50
 
 
@@ -67,13 +74,15 @@ _MAX_FLAGGED_LISTED = 50
 def load_texts(
     inputs: Iterable[str], *, fmt: str = "auto", id_col: str = "note_id", text_col: str = "text"
 ) -> dict[str, str]:
-    """Note texts by id, read from the scan's original inputs (raises ``InputError``)."""
-    texts: dict[str, str] = {}
-    for source in open_sources(inputs, fmt=fmt, id_col=id_col, text_col=text_col):
-        for note in source.records():
-            if note.text is not None:
-                texts.setdefault(note.note_id, note.text)
-    return texts
+    """Note texts by id, read from the scan's original inputs (raises ``InputError``).
+
+    An id that two records carry with different texts raises ``AmbiguousTextsError``: a
+    dict by id cannot hold both (``docgap.outputs.texts.match_texts`` pairs by position).
+    """
+    records = read_texts(inputs, fmt=fmt, id_col=id_col, text_col=text_col)
+    unique = list(dict.fromkeys(r.note_id for r in records))
+    matched = match_texts([{"note_id": n} for n in unique], records)
+    return {n: t for n, t in zip(unique, matched, strict=True) if t is not None}
 
 
 def attach_texts(
@@ -181,6 +190,15 @@ def _group(record: Mapping[str, Any]) -> str:
     if record.get("query_opportunity"):
         return "query_opportunity"
     return str(record["status"])
+
+
+def _has(meta: Mapping[str, Any], key: str) -> bool:
+    value = meta.get(key)
+    return value is not None and not (isinstance(value, float) and not math.isfinite(value))
+
+
+def _meta_text(value: Any) -> str:
+    return clean_text(str(value))
 
 
 def _meta_values(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -306,6 +324,28 @@ def _filter_keys(metas: list[dict[str, Any]]) -> list[str]:
     return keys[:_MAX_FILTERS]
 
 
+def _column_keys(metas: list[dict[str, Any]]) -> list[str]:
+    """Meta fields shown as worklist columns: scalar ones, assignment fields first.
+
+    Patient, encounter, date of service, provider and payer (by name) come first so work
+    can be assigned and sorted; then the other scalar fields, in first-seen order.
+    """
+    seen: dict[str, bool] = {}
+    for meta in metas:
+        for key, value in meta.items():
+            scalar = not isinstance(value, (dict, list))
+            seen[key] = seen.get(key, True) and scalar
+    keys = [k for k, scalar in seen.items() if scalar]
+
+    def priority(key: str) -> int:
+        low = key.lower()
+        found = [i for i, word in enumerate(_ASSIGNMENT_WORDS) if word in low]
+        return found[0] if found else len(_ASSIGNMENT_WORDS)
+
+    keys.sort(key=priority)  # stable: first-seen order within a rank
+    return keys[:_MAX_META_COLUMNS]
+
+
 def _status_bars(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Bars by status, as the status filter selects them; query opportunities are downcodes."""
     statuses = Counter(row["status"] for row in rows)
@@ -360,8 +400,13 @@ def report_data(
     docgap_version: str | None = None,
     lexicon_hash: str | None = None,
     queries: QueryFile | None = None,
+    parts: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything the page shows, as plain data (what ``render_html`` puts in the template)."""
+    """Everything the page shows, as plain data (what ``render_html`` puts in the template).
+
+    ``parts`` is the navigation of a split report (:mod:`docgap.outputs.html_pages`): this
+    page's number and count and the file names of the index and the neighbouring parts.
+    """
     queries = queries or load_queries()
     pack = load_lexicon().pack
     element_info = {key: el.description for key, el in pack.elements.items()}
@@ -393,10 +438,10 @@ def report_data(
             }
         )
     filter_keys = _filter_keys([row["meta"] for row in rows])
+    column_keys = _column_keys([row["meta"] for row in rows])
+    row_keys = list(dict.fromkeys([*column_keys, *filter_keys]))
     for row in rows:
-        row["meta"] = {
-            k: str(row["meta"][k]) for k in filter_keys if row["meta"].get(k) is not None
-        }
+        row["meta"] = {k: _meta_text(row["meta"][k]) for k in row_keys if _has(row["meta"], k)}
 
     bars = _status_bars(rows)
     gap_counts: Counter[str] = Counter(g for row in rows for g in row["gaps"])
@@ -434,6 +479,7 @@ def report_data(
             for r in flagged[:_MAX_FLAGGED_LISTED]
         ],
         "has_score": any(row["score"] is not None for row in rows),
+        "meta_columns": column_keys,
         "queries_total": sum(row["nq"] for row in rows),
         "legend": [
             {"key": key, "label": key.replace("_", " "), "description": element_info.get(key)}
@@ -452,9 +498,11 @@ def report_data(
             "elements": labels,
             "elementInfo": element_info,
             "evidenceKeys": _EVIDENCE_KEYS,
+            "metaColumns": column_keys,
             "codes": codes,
             "strings": strings.table(),
         },
+        "parts": dict(parts) if parts else None,
         "rows": rows,
         "notes": notes,
     }
@@ -463,7 +511,10 @@ def report_data(
 # ---------------------------------------------------------------------------- rendering
 def _script_json(value: Any) -> Markup:
     """JSON safe inside ``<script type="application/json">``: no ``</script>``, no ``<!--``."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    # clean_value: NaN/Infinity from input fields would make JSON.parse fail (strict JSON).
+    text = json.dumps(
+        clean_value(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False
+    )
     text = (
         text.replace("&", "\\u0026")
         .replace("<", "\\u003c")
@@ -509,6 +560,7 @@ def render_html(
     texts: Mapping[str, str] | None = None,
     docgap_version: str | None = None,
     lexicon_hash: str | None = None,
+    parts: Mapping[str, Any] | None = None,
 ) -> str:
     """The report as one self-contained HTML page (no network, works from file://)."""
     data = report_data(
@@ -519,6 +571,7 @@ def render_html(
         texts=texts,
         docgap_version=docgap_version,
         lexicon_hash=lexicon_hash,
+        parts=parts,
     )
     css, js, script_hash = _assets()
     return (
@@ -529,7 +582,12 @@ def render_html(
 
 
 def write_html(records: Iterable[Mapping[str, Any]], path: Path | str, **options: Any) -> Path:
-    """Render the report and write it to ``path`` (UTF-8); returns the path."""
+    """Render the report and write it to ``path`` (UTF-8); returns the path.
+
+    An output that cannot be written is an ``OutputError`` (one line: path and reason).
+    """
     path = Path(path)
-    path.write_text(render_html(records, **options), encoding="utf-8")
+    page = render_html(records, **options)
+    with output_errors(path):
+        path.write_text(page, encoding="utf-8")
     return path

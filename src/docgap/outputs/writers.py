@@ -7,20 +7,44 @@ in small batches for Parquet, and is a context manager that closes cleanly on an
 The JSON Lines record is :meth:`NoteReport.to_dict` unchanged (spec section 5). CSV and
 Parquet flatten it to one row per note; their columns come from the field table
 (:mod:`docgap.schema`): :func:`flat_columns` for CSV, :meth:`ParquetWriter.schema` for Parquet.
+Every value passes :func:`docgap.outputs.sanitize.clean_value` first: NaN and Infinity from
+input fields are written as ``null`` (an empty CSV cell), lone surrogates as U+FFFD.
+
+Failures and signals:
+
+* an output that cannot be opened or written (``/dev/full``, a parent that is a file, a
+  read-only folder) raises :class:`OutputError`, an ``OSError`` whose message is one line
+  naming the path and the reason (never a note's text);
+* while a writer is open as a context manager in the main thread, SIGTERM raises
+  ``KeyboardInterrupt`` as SIGINT does (:func:`sigterm_as_interrupt`), so a terminated scan
+  closes its writer the same way an interrupted one does;
+* JSON Lines and CSV reach the file line by line: a killed run leaves every complete line
+  (``scan --resume`` drops a cut last line);
+* Parquet is written to a hidden temporary file beside the target and renamed over it when
+  the writer closes, also on SIGINT/SIGTERM (the row groups written so far and the footer:
+  a readable partial report). After ``kill -9`` (nothing can run) the previous file at the
+  target, if any, is intact, and the partial ``.<name>.partial-<pid>`` file is left beside it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import dataclasses
+import errno
 import io
 import json
+import os
+import signal
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
+from docgap.outputs.sanitize import clean_value
 from docgap.report import NoteReport
 from docgap.schema import REPORT_FIELDS, arrow_row, arrow_schema, csv_columns, csv_row
 
@@ -36,15 +60,109 @@ __all__ = [
     "flat_row",
     "is_report_file",
     "open_writer",
+    "output_errors",
     "read_note_reports",
     "read_reports",
+    "sigterm_as_interrupt",
 ]
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
 
 
-class OutputError(Exception):
-    """An output that cannot be written as asked (e.g. Parquet to stdout)."""
+class OutputError(OSError):
+    """An output that cannot be written as asked (Parquet to stdout, a full disk, ...).
+
+    ``str(exc)`` is one line naming the output and the reason; ``exc.strerror`` is the
+    reason alone (what ``cannot write PATH: <reason>`` messages append).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.strerror = reason or message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EROFS: "read-only file system",
+    errno.EISDIR: "it is a folder",
+    errno.ENAMETOOLONG: "the name is too long",
+}
+
+
+def _output_error(path: Path, exc: OSError) -> OutputError:
+    """``exc`` as one clear line about ``path`` (a parent that is a file says so)."""
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR):
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                reason = f"{parent} is a file, not a folder"
+                return OutputError(f"cannot write {path}: {reason}", reason)
+    reason = _REASONS.get(exc.errno or -1) or (exc.strerror or type(exc).__name__).lower()
+    return OutputError(f"cannot write {path}: {reason}", reason)
+
+
+@contextlib.contextmanager
+def output_errors(path: Path | None) -> Iterator[None]:
+    """Turn an ``OSError`` on the file ``path`` into :class:`OutputError` (stdout: as is).
+
+    For every writer of an output (the HTML report too): one clear line, never
+    ``internal error (OSError)``.
+    """
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        if path is None:
+            raise  # stdout: BrokenPipeError is how `docgap scan | head` ends
+        raise _output_error(path, exc) from None
+
+
+def _make_parent(path: Path) -> None:
+    with output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """While open, SIGTERM raises ``KeyboardInterrupt`` as SIGINT does (main thread only).
+
+    A handler someone else installed is kept. Every writer's ``with`` block opens this, so
+    a command that writes through a writer needs nothing else to handle SIGTERM.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, AttributeError):  # no SIGTERM here
+        yield
+        return
+    if previous not in (signal.SIG_DFL, None):
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _clean_report(report: NoteReport) -> NoteReport:
+    """``report`` with its input-derived meta made writable (see the module docstring)."""
+    if not report.meta:
+        return report
+    return dataclasses.replace(report, meta=clean_value(report.meta))
 
 
 class ReportFileError(ValueError):
@@ -72,6 +190,7 @@ class ReportWriter(ABC):
 
     def __init__(self) -> None:
         self.count = 0
+        self._signals: contextlib.ExitStack | None = None
 
     def write(self, report: NoteReport) -> None:
         """Write one report (a JSON Lines or CSV line reaches the file at once)."""
@@ -86,6 +205,8 @@ class ReportWriter(ABC):
         """Flush what is buffered and release the output (idempotent)."""
 
     def __enter__(self) -> ReportWriter:
+        self._signals = contextlib.ExitStack()
+        self._signals.enter_context(sigterm_as_interrupt())
         return self
 
     def __exit__(
@@ -94,7 +215,12 @@ class ReportWriter(ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            if self._signals is not None:
+                self._signals.close()
+                self._signals = None
 
 
 class _TextWriter(ReportWriter):
@@ -103,6 +229,7 @@ class _TextWriter(ReportWriter):
     def __init__(self, out: str | Path | None, *, append: bool = False) -> None:
         super().__init__()
         self._to_stdout = _is_stdout(out)
+        self._path: Path | None = None
         self._handle: IO[str] | None
         if self._to_stdout:
             # Our own UTF-8 wrapper over the byte stream: the console encoding must not
@@ -116,9 +243,10 @@ class _TextWriter(ReportWriter):
                 self._handle = io.TextIOWrapper(buffer, encoding="utf-8", newline="")
                 self._wrapper = True
         else:
-            path = Path(str(out))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._handle = path.open("a" if append else "w", encoding="utf-8", newline="")
+            self._path = Path(str(out))
+            _make_parent(self._path)
+            with output_errors(self._path):
+                self._handle = self._path.open("a" if append else "w", encoding="utf-8", newline="")
             self._wrapper = False
 
     @property
@@ -127,18 +255,24 @@ class _TextWriter(ReportWriter):
             raise ValueError("writer is closed")
         return self._handle
 
+    def write(self, report: NoteReport) -> None:
+        """Write one report; a failing file is an :class:`OutputError`."""
+        with output_errors(self._path):
+            super().write(_clean_report(report))
+
     def close(self) -> None:
         if self._handle is None:
             return
         handle, self._handle = self._handle, None
-        try:
-            handle.flush()
-        finally:
-            if self._to_stdout:
-                if self._wrapper and isinstance(handle, io.TextIOWrapper):
-                    handle.detach()
-            else:
-                handle.close()
+        with output_errors(self._path):
+            try:
+                handle.flush()
+            finally:
+                if self._to_stdout:
+                    if self._wrapper and isinstance(handle, io.TextIOWrapper):
+                        handle.detach()
+                else:
+                    handle.close()
 
 
 class JsonlWriter(_TextWriter):
@@ -146,8 +280,11 @@ class JsonlWriter(_TextWriter):
 
     def _write(self, report: NoteReport) -> None:
         handle = self.handle
-        # default=str: a meta value read from Parquet may be a date or a decimal.
-        handle.write(json.dumps(report.to_dict(), ensure_ascii=False, default=str) + "\n")
+        # default=str: a meta value read from Parquet may be a date or a decimal;
+        # allow_nan=False: clean_value has made every float finite (strict JSON).
+        record = clean_value(report.to_dict())
+        line = json.dumps(record, ensure_ascii=False, allow_nan=False, default=str)
+        handle.write(line + "\n")
         handle.flush()
 
 
@@ -186,7 +323,7 @@ class CsvWriter(_TextWriter):
             self._start(report)
         assert self.meta_keys is not None
         row = flat_row(report, self.elements, self.meta_keys)
-        self._csv.writerow({k: _csv_cell(v) for k, v in row.items()})
+        self._csv.writerow({k: _csv_cell(clean_value(v)) for k, v in row.items()})
         self.handle.flush()
 
     def close(self) -> None:
@@ -203,7 +340,7 @@ def _csv_cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False, default=str)
+        return json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
     return value
 
 
@@ -211,7 +348,10 @@ class ParquetWriter(ReportWriter):
     """Row groups of ``batch_size`` notes with a declared schema (see :meth:`schema`).
 
     Gaps, evidence and meta are JSON strings, so the schema does not depend on the notes.
-    Parquet needs a seekable file: it cannot go to stdout.
+    Parquet needs a seekable file: it cannot go to stdout. The file is written beside the
+    target under a temporary name and renamed over it by :meth:`close` (see the module
+    docstring: a killed run leaves the previous file intact, an interrupted one a readable
+    partial file).
     """
 
     def __init__(
@@ -225,9 +365,17 @@ class ParquetWriter(ReportWriter):
         self.elements = tuple(elements)
         self.batch_size = batch_size
         self._schema = self.schema(self.elements)
-        path = Path(str(out))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer: Any = pq.ParquetWriter(path, self._schema)
+        self.path = Path(str(out))
+        _make_parent(self.path)
+        # A device or a FIFO (/dev/full, /dev/stdout) cannot be renamed over: written as is.
+        special = self.path.exists() and not self.path.is_file()
+        self._partial = (
+            self.path
+            if special
+            else self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        )
+        with output_errors(self.path):
+            self._writer: Any = pq.ParquetWriter(self._partial, self._schema)
         self._rows: list[dict[str, Any]] = []
 
     @staticmethod
@@ -238,9 +386,11 @@ class ParquetWriter(ReportWriter):
     def _write(self, report: NoteReport) -> None:
         if self._writer is None:
             raise ValueError("writer is closed")
-        self._rows.append(arrow_row(report, self.elements))
+        row = arrow_row(_clean_report(report), self.elements)
+        self._rows.append({k: clean_value(v) for k, v in row.items()})
         if len(self._rows) >= self.batch_size:
-            self._flush()
+            with output_errors(self.path):
+                self._flush()
 
     def _flush(self) -> None:
         if not self._rows:
@@ -251,14 +401,17 @@ class ParquetWriter(ReportWriter):
         self._rows = []
 
     def close(self) -> None:
-        """Write the last, partial row group and the Parquet footer."""
+        """Write the last, partial row group and the Parquet footer; move the file in place."""
         if self._writer is None:
             return
-        try:
-            self._flush()
-        finally:
-            self._writer.close()
-            self._writer = None
+        with output_errors(self.path):
+            try:
+                self._flush()
+            finally:
+                writer, self._writer = self._writer, None
+                writer.close()
+            if self._partial != self.path:
+                self._partial.replace(self.path)
 
 
 def open_writer(

@@ -60,9 +60,7 @@
     sort: "default", dir: 1, page: 0, size: cfg.pageSize, current: -1
   };
   var view = [];
-  var metaKeys = Array.prototype.map.call(doc.querySelectorAll(".f-meta"), function (s) {
-    return s.getAttribute("data-key");
-  });
+  var metaKeys = cfg.metaColumns || []; /* the meta columns (filters are .f-meta selects) */
   var hasScore = !!byId("f-score-min");
   var hasReview = !!byId("f-review");
 
@@ -120,18 +118,20 @@
   function rowElement(r) {
     var status = [badge(r.status)];
     if (r.group === "query_opportunity") { status.push(" ", badge("query_opportunity", "query")); }
+    /* Score and Review right after Status: a long id (a file path) or many meta columns
+       must not push what the reviewer sorts by off-screen. */
     var cells = [
-      el("td", { cls: "id", title: r.id }, [el("a", { href: "#n=" + r.i, text: r.id })]),
-      el("td", {}, status),
-      el("td", { text: r.code || "" }),
-      el("td", { cls: "gaps", text: r.gaps.map(human).join(", ") }),
-      el("td", { cls: "num", text: String(r.found) })
+      el("td", { cls: "id", title: r.id }, [el("a", { cls: "id-text", href: "#n=" + r.i, text: r.id })]),
+      el("td", {}, status)
     ];
-    metaKeys.forEach(function (k) { cells.push(el("td", { text: r.meta[k] || "" })); });
     if (hasScore) { cells.push(el("td", { cls: "num", text: r.score === null ? "" : r.score.toFixed(2) })); }
     if (hasReview) {
       cells.push(el("td", {}, r.review ? [el("span", { cls: "flag", title: "flagged for review", text: "\u2691 review" })] : []));
     }
+    cells.push(el("td", { text: r.code || "" }));
+    cells.push(el("td", { cls: "gaps", text: r.gaps.map(human).join(", ") }));
+    cells.push(el("td", { cls: "num", text: String(r.found) }));
+    metaKeys.forEach(function (k) { cells.push(el("td", { cls: "meta", title: r.meta[k] || null, text: r.meta[k] || "" })); });
     cells.push(el("td", { cls: "num", text: r.nq ? String(r.nq) : "" }));
     return el("tr", {
       "data-i": r.i, "data-status": r.status, "data-group": r.group, tabindex: 0,
