@@ -80,10 +80,11 @@ def _help(words: list[str]) -> str:
 
 
 def _command_of(args: list[str]) -> list[str]:
-    """The (sub)command words: ``scan``, ``model evaluate``, or [] for the root."""
+    """The (sub)command words: ``scan``, ``model evaluate``, ``db upgrade``, or [] for the root."""
     if not args or args[0].startswith("-"):
         return []
-    return args[:2] if args[0] == "model" and len(args) > 1 else args[:1]
+    groups = {"model", "db", "users"}  # command groups: their second word is the command
+    return args[:2] if args[0] in groups and len(args) > 1 else args[:1]
 
 
 @pytest.mark.parametrize(("line", "args"), _command_lines(),
