@@ -12,10 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from docgap.cli.commands import app
 from typer.testing import CliRunner
 
 from docgap import Analyzer
+from docgap.cli import app
 from docgap.nlp.levels import LevelMention
 from docgap.nlp.mentions import Mention, Section
 from docgap.packs.base import Decision, count_or_reject

@@ -18,7 +18,7 @@ from docgap import STATUSES, Analyzer
 
 # Every tests/regression/*.json file holds a list of cases (one file per family of rules, so
 # that changes to different rules do not edit the same file).
-CASES_DIR = Path(__file__).parent / "regression"
+CASES_DIR = Path(__file__).parent
 CASES: list[dict[str, Any]] = [
     case
     for path in sorted(CASES_DIR.glob("*.json"))
