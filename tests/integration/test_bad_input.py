@@ -267,3 +267,183 @@ def test_no_note_text_in_a_real_process_stderr(tmp_path: Path, docgap_proc: Any)
     stderr = done.stderr.decode()
     assert "Zebulon" not in stderr
     assert "2 failed" in stderr
+
+
+# -- issue 14: the bad-input corpus, read case by case (no analysis) ---------------------
+_CORPUS_SCRIPT = Path(__file__).resolve().parent / "bad_inputs" / "make_bad_inputs.py"
+# Scan cases whose records the readers alone decide (the others are CLI-level).
+_READER_CASES = [
+    "fifo-in-folder",
+    "csv-non-utf8",
+    "jsonl-cp1252",
+    "jsonl-hostile",
+    "path-too-long",
+    "parquet-invalid-utf8",
+    "unreadable-inputs",
+    "csv-unclosed-quote",
+    "json-nested-resource-type",
+    "json-array",
+    "jsonl-bom",
+    "fhir-bundle-bad-entry",
+    "csv-from-a-pipe",
+    "text-files",
+    "csv-huge-and-crlf",
+    "csv-id-column",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], list[str]]:
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("make_bad_inputs", _CORPUS_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    cases, markers = module.make(tmp_path_factory.mktemp("bad") / "corpus")
+    return {case.name: case for case in cases}, markers
+
+
+def _read_case(case: Any) -> list[Any]:
+    """The records of a case's inputs, read in a thread (an old reader hung on a FIFO)."""
+    import threading
+
+    from docgap.inputs.reading import open_sources
+
+    args = case.args[1 : case.args.index("--out")]
+    fmt = "auto"
+    if "--input-format" in args:
+        fmt = args[args.index("--input-format") + 1]
+        args = [a for a in args if a not in ("--input-format", fmt)]
+    args = [a for a in args if a != "--resume"]
+    found: list[Any] = []
+    failed: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            for source in open_sources(args, fmt=fmt):
+                found.extend(source.records())
+        except BaseException as exc:  # reported below, in the test's thread
+            failed.append(exc)
+
+    if case.stdin:
+
+        def feed() -> None:
+            with open(case.stdin, "wb") as handle:
+                handle.write(case.stdin_data)
+
+        threading.Thread(target=feed, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=60)
+    assert not reader.is_alive(), "reading hung"
+    if failed:
+        raise failed[0]
+    return found
+
+
+@pytest.mark.parametrize("name", _READER_CASES)
+def test_corpus_case_reads_every_record_once_with_its_reason(
+    corpus: tuple[dict[str, Any], list[str]], name: str
+) -> None:
+    cases, markers = corpus
+    case = cases[name]
+    records = _read_case(case)
+    assert Counter(r.note_id for r in records) == Counter(list(case.expect))
+    for record in records:
+        fragment = case.expect[record.note_id]
+        if fragment is None:
+            assert record.error is None, record.error
+            assert record.text is not None and record.text.strip()
+        else:
+            assert record.error is not None and fragment in record.error
+        told = json.dumps([record.note_id, record.error, record.warnings, record.meta])
+        told.encode("utf-8")  # every value writable (no lone surrogates)
+        assert not any(word in told for word in markers)
+
+
+def test_corpus_has_every_reader_case(corpus: tuple[dict[str, Any], list[str]]) -> None:
+    cases, _ = corpus
+    assert set(_READER_CASES) <= set(cases)
+
+
+def test_a_csv_without_header_names_no_cell(tmp_path: Path) -> None:
+    """Issue 14 item 1: the message names the column and the count, never cell values."""
+    from docgap.inputs.reading import InputError, open_sources
+
+    path = tmp_path / "h.csv"
+    path.write_text(f"n1,{SECRET}\n", encoding="utf-8")
+    for args, stdin in (([str(path)], None), (["-"], path.read_bytes())):
+        import io
+
+        with pytest.raises(InputError) as caught:
+            open_sources(
+                args, fmt="csv" if stdin else "auto", stdin=io.BytesIO(stdin) if stdin else None
+            )
+        message = str(caught.value)
+        assert "'text'" in message and "2 columns" in message
+        assert "Zebulon" not in message and "n1" not in message
+
+
+def test_decoding_replaces_a_few_controls_and_reads_utf32() -> None:
+    """Issue 14 item 21: stray NUL/ESC/BEL are replaced (offsets kept); UTF-32 is text."""
+    from docgap.inputs.decoding import decode_bytes
+
+    noisy = decode_bytes(b"\x1b[31m" + CLINICAL.encode() + b"\x07\x00")
+    assert noisy.error is None and noisy.text is not None
+    assert len(noisy.text) == len(CLINICAL) + 7 and "\x00" not in noisy.text
+    assert any("control characters replaced" in w for w in noisy.warnings)
+    wide = decode_bytes(CLINICAL.encode("utf-32"))
+    assert wide.text == CLINICAL and any("UTF-32" in w for w in wide.warnings)
+    assert decode_bytes(bytes(range(1, 9)) * 200).error is not None
+
+
+def test_an_unreadable_subfolder_is_an_error_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 13 (root reads any folder, so the refusal is simulated)."""
+    import os
+
+    from docgap.inputs.reading import open_sources
+
+    (tmp_path / "ok.txt").write_text(CLINICAL, encoding="utf-8")
+    (tmp_path / "locked").mkdir()
+    (tmp_path / "locked" / "hidden.txt").write_text(CLINICAL, encoding="utf-8")
+    real = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    (source,) = open_sources([str(tmp_path)])
+    records = list(source.records())
+    assert [(Path(r.note_id).name, r.error) for r in records] == [
+        ("locked", "cannot read folder: Permission denied"),
+        ("ok", None),
+    ]
+
+
+def test_bundle_renamed_ids_never_collide() -> None:
+    """Issue 14 item 12: a renamed id is unique even against ids taken later."""
+    from docgap.inputs.fhir import document_reference, parse_resource
+
+    doc = document_reference("a", CLINICAL)
+    no_id = {k: v for k, v in doc.items() if k != "id"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {"resource": doc},
+            {"resource": doc},
+            {"fullUrl": "a#2", "resource": no_id},
+            7,
+        ],
+    }
+    records = parse_resource(bundle, name="b").records
+    ids = [r.note_id for r in records]
+    assert len(set(ids)) == len(ids) == 4
+    assert records[3].error is not None and "not an object" in records[3].error

@@ -10,6 +10,7 @@ import itertools
 import json
 import multiprocessing
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,3 +196,33 @@ def test_recycled_workers_give_the_same_reports(serial: list[dict], tmp_path: Pa
     seen = pids.read_text(encoding="utf-8").split()
     assert len(seen) == len(records)
     assert len(set(seen)) >= len(records) // 7
+
+
+class KillOn:
+    """SIGKILLs its own worker (what the out-of-memory killer does) on the listed notes."""
+
+    def __init__(self, note_ids: frozenset[str]) -> None:
+        self.note_ids = note_ids
+
+    def __call__(self, note: NoteInput) -> None:
+        if note.note_id in self.note_ids:
+            import signal
+
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_killed_workers_lose_only_their_notes_and_are_replaced(serial: list[dict]) -> None:
+    """Issue 14 item 5: a dead worker's pipe and sentinel are ready together; the pool must
+    not look the second one up after rebuilding its handle table (it raised KeyError)."""
+    records = [r for r in RECORDS if r.note_id != CRASH_ID]
+    victims = frozenset(r.note_id for r in records[3:20:4])
+    reports = []
+    for report in analyze_parallel(records, 2, per_worker=2, worker_hook=KillOn(victims)):
+        reports.append(report.to_dict())
+        time.sleep(0.2)  # a slow consumer: a worker dies while the parent is not waiting
+    assert [r["note_id"] for r in reports] == [r.note_id for r in records]
+    died = {r["note_id"] for r in reports if "worker process died" in (r.get("error") or "")}
+    assert died == set(victims)
+    kept = [r for r in reports if r["note_id"] not in victims]
+    assert kept == [r for r in _without(serial, CRASH_ID) if r["note_id"] not in victims]

@@ -94,3 +94,44 @@ def test_space_runs_keep_offsets(analyzer: Analyzer, words: list[str], width: in
     """Transcribed notes with wide gaps between words: offsets still slice the original."""
     text = (" " * width).join(words)
     _check(analyzer, text)
+
+
+# -- readers (issue 14): arbitrary bytes never crash a read, readable records survive ----
+from pathlib import Path  # noqa: E402
+
+from docgap.inputs.reading import InputError, open_sources  # noqa: E402
+
+
+def _read_all(path: Path, fmt: str = "auto") -> list:
+    try:
+        sources = open_sources([str(path)], fmt=fmt)
+    except InputError:  # an unusable table is a clear refusal, not a crash
+        return []
+    return [r for s in sources for r in s.records()]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(noise=st.binary(max_size=300), suffix=st.sampled_from([".csv", ".jsonl", ".json", ".txt"]))
+def test_arbitrary_bytes_never_crash_a_read(tmp_path: Path, noise: bytes, suffix: str) -> None:
+    path = tmp_path / f"n{suffix}"
+    good = b'{"note_id": "keep", "text": "Neck pain."}\n'
+    path.write_bytes(good + noise if suffix == ".jsonl" else noise)
+    records = _read_all(path)
+    for record in records:
+        assert (record.text is None) != (record.error is None)
+        record.note_id.encode("utf-8")
+    if suffix == ".jsonl":
+        assert records and records[0].note_id == "keep" and records[0].text == "Neck pain."
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(noise=st.binary(max_size=300))
+def test_arbitrary_bytes_as_fhir_never_crash(tmp_path: Path, noise: bytes) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(noise)
+    for record in _read_all(path, fmt="fhir"):
+        assert (record.text is None) != (record.error is None)

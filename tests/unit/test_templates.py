@@ -88,3 +88,23 @@ NOT_TEMPLATES = [
 def test_prose_has_no_template_value(reader: TemplateReader, text: str, mention: str) -> None:
     start = text.index(mention)
     assert reader.value(text, start, start + len(mention)) is None
+
+
+# Unselected pick-lists and placeholders name nothing (spec 1; issue 12 class 4).
+PICK_LISTS = [
+    ("Assessment: {cervicocranial syndrome/cervicalgia/***}", "cervicocranial syndrome"),
+    ("Dx: {neck pain/***}", "neck pain"),
+    ("Dx: [select diagnosis: cervicocranial syndrome]", "cervicocranial syndrome"),
+]
+
+
+@pytest.mark.parametrize(("line", "mention"), PICK_LISTS)
+def test_pick_list_is_unfilled(reader: TemplateReader, line: str, mention: str) -> None:
+    start = line.index(mention)
+    assert reader.value(line, start, start + len(mention)) == "unfilled"
+
+
+def test_text_after_a_pick_list_still_counts(reader: TemplateReader) -> None:
+    line = "Plan: {PT/***}. Assessment: cervicocranial syndrome"
+    start = line.index("cervicocranial")
+    assert reader.value(line, start, start + len("cervicocranial syndrome")) != "unfilled"

@@ -22,7 +22,9 @@ from docgap.cli.base import (
     app,
 )
 from docgap.cli.common import (
+    _no_notes,
     _records,
+    _say_skipped,
 )
 
 
@@ -88,7 +90,10 @@ def check(
             verdict = analyze_one(analyzer, record)
             gate.add(verdict)
             typer.echo(format_verdict(verdict, fmt.value, require=require.value))
+    if gate.total == 0:
+        _no_notes(sources)
     if not quiet:
+        _say_skipped(sources)
         _say(gate.summary())
     raise typer.Exit(gate.exit_code)
 

@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from itertools import chain
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from docgap.inputs.reading import NoteInput, Source
 from docgap.outputs.writers import (
@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command nee
 from docgap.cli.base import (
     _fail,
     _notes,
+    _say,
 )
 
 
@@ -104,3 +105,49 @@ def _detach_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
 
 
+def _check_out_path(out: Path | None, inputs: Iterable[str]) -> None:
+    """Refuse an output that would destroy an input or cannot be created (before any work)."""
+    if out is None:
+        return
+    for item in inputs:
+        if item == "-":
+            continue
+        with contextlib.suppress(OSError):
+            if out.exists() and Path(item).samefile(out):
+                _fail(f"--out {out} is also an input: writing it would destroy the notes")
+    parent = out.parent
+    with contextlib.suppress(OSError):
+        if parent.exists() and not parent.is_dir():
+            _fail(f"cannot write {out}: {parent} is a file, not a folder")
+
+
+_NOT_NOTES_HINT = {
+    ".json": "FHIR JSON? use --input-format fhir",
+    ".ndjson": "FHIR NDJSON? use --input-format fhir",
+    ".pdf": "convert to text first",
+    ".docx": "convert to text first",
+    ".doc": "convert to text first",
+    ".rtf": "convert to text first",
+}
+
+
+def _say_skipped(sources: list[Source]) -> None:
+    """Name, by suffix, the files of a folder that were not read as notes, and why."""
+    for source in sources:
+        if not source.skipped:
+            continue
+        total = sum(source.skipped.values())
+        kinds = ", ".join(
+            f"{n} {suffix}" + (f" ({_NOT_NOTES_HINT[suffix]})" if suffix in _NOT_NOTES_HINT else "")
+            for suffix, n in sorted(source.skipped.items())
+        )
+        _say(
+            f"{source.name}: skipped {total:,} file{'' if total == 1 else 's'} that are not "
+            f".txt notes: {kinds}"
+        )
+
+
+def _no_notes(sources: list[Source]) -> NoReturn:
+    """Nothing in the inputs was a note: an unusable input (exit 2), in scan and check."""
+    _say_skipped(sources)
+    _fail("no notes found in the inputs")

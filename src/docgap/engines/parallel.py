@@ -263,8 +263,11 @@ def _analyze_pooled(
                 return
             if not by_handle:
                 by_handle = {h: w for w in pool.workers for h in (w.results, w.process.sentinel)}
-            for handle in wait(list(by_handle)):
-                worker = by_handle[handle]
+            # Walk a snapshot: burying or recycling a worker rebuilds ``by_handle`` while
+            # the other handle of the same (dead) worker may still be in this ready list.
+            handles = by_handle
+            for handle in wait(list(handles)):
+                worker = handles[handle]
                 if worker not in pool.workers:
                     continue  # replaced earlier in this round
                 if handle is worker.results and _drain(pool, worker, done):

@@ -24,6 +24,7 @@ import base64
 import codecs
 import json
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from docgap.inputs.decoding import DEFAULT_MAX_CHARS, check_text, decode_bytes
+from docgap.inputs.decoding import DEFAULT_MAX_CHARS, decode_bytes, prepare_text
 from docgap.inputs.record import NoteInput
 
 __all__ = [
@@ -147,7 +148,8 @@ def _decode(
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
         return None, f"attachment is not valid {charset[:40]} (bad byte at offset {exc.start})", []
-    return text, check_text(text, max_chars), []
+    prepared = prepare_text(text, max_chars)
+    return prepared.text, prepared.error, prepared.warnings
 
 
 def _document(obj: dict[str, Any], note_id: str, max_chars: int, meta: dict[str, Any]) -> NoteInput:
@@ -195,6 +197,19 @@ def _string_id(obj: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value.strip() else None
 
 
+def _unique(note_id: str, position: int, seen: set[str]) -> str:
+    """``note_id``, or ``note_id#<position>`` (then ``#<position>-<n>``) until unused.
+
+    A renamed id must not collide with an id that is already taken, real or renamed.
+    """
+    candidate, extra = note_id, 1
+    while candidate in seen:
+        candidate = f"{note_id}#{position}" if extra == 1 else f"{note_id}#{position}-{extra}"
+        extra += 1
+    seen.add(candidate)
+    return candidate
+
+
 def _bundle(obj: dict[str, Any], name: str, max_chars: int, meta: dict[str, Any]) -> FhirNotes:
     _, bundle_model = fhir_models()
     bundle_id = _string_id(obj)
@@ -203,17 +218,22 @@ def _bundle(obj: dict[str, Any], name: str, max_chars: int, meta: dict[str, Any]
     if not isinstance(entries, list):
         raise FhirError("invalid Bundle: entry: Input should be a valid list", note_id=bundle_id)
     shell = dict(obj)
+    # A non-object entry is one error record below, not a reason to reject the Bundle.
     shell["entry"] = [
-        {k: v for k, v in e.items() if k != "resource"} if isinstance(e, dict) else e
-        for e in entries
+        {k: v for k, v in e.items() if k != "resource"} for e in entries if isinstance(e, dict)
     ]
     _validate(bundle_model, shell, "Bundle", bundle_id)
     notes = FhirNotes("Bundle", [])
     seen: set[str] = set()
     for position, entry in enumerate(entries, start=1):
+        if not isinstance(entry, dict):
+            note_id = _unique(f"{name}#entry-{position}", position, seen)
+            why = f"Bundle entry {position} is a JSON {type(entry).__name__}, not an object"
+            notes.records.append(NoteInput(note_id, None, why, meta=dict(meta)))
+            continue
         resource = entry.get("resource")
         kind = resource.get("resourceType") if isinstance(resource, dict) else None
-        if kind != "DocumentReference":
+        if kind != "DocumentReference" or not isinstance(resource, dict):
             if resource is None:
                 kind = "(no resource)"
             notes.skipped[kind if isinstance(kind, str) else "(no resourceType)"] += 1
@@ -226,8 +246,8 @@ def _bundle(obj: dict[str, Any], name: str, max_chars: int, meta: dict[str, Any]
         )
         warning = None
         if note_id in seen:
-            warning = f"resource id repeated in the Bundle; reported as {note_id}#{position}"
-            note_id = f"{note_id}#{position}"
+            note_id = _unique(note_id, position, seen)
+            warning = f"resource id repeated in the Bundle; reported as {note_id}"
         seen.add(note_id)
         record = _document(resource, note_id, max_chars, meta)
         if warning:
@@ -295,6 +315,10 @@ def parse_fhir_json(
         raise MalformedJsonError(
             f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise MalformedJsonError("malformed JSON: nested too deeply") from None
+    except ValueError:  # an integer longer than Python reads
+        raise MalformedJsonError("malformed JSON: a number too long to read") from None
     return parse_resource(obj, name=name, max_chars=max_chars, meta=meta)
 
 
@@ -327,8 +351,12 @@ def read_fhir_bytes(
             yield from _records(line, f"{name}#line-{line_no}", max_chars, meta)
 
 
-def _files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in FHIR_SUFFIXES)
+def _files(folder: Path) -> Iterator[tuple[Path, str | None]]:
+    from docgap.inputs.reading import walk_files
+
+    for path, error in walk_files(folder):
+        if error is not None or path.suffix.lower() in FHIR_SUFFIXES:
+            yield path, error
 
 
 def read_fhir_path(path: Path | str, *, max_chars: int = DEFAULT_MAX_CHARS) -> Iterator[NoteInput]:
@@ -337,9 +365,16 @@ def read_fhir_path(path: Path | str, *, max_chars: int = DEFAULT_MAX_CHARS) -> I
     Each record's ``meta`` names its ``source`` file, like the text-file reader's.
     """
     path = Path(path)
-    for file in _files(path) if path.is_dir() else [path]:
+    files = _files(path) if path.is_dir() else iter([(path, None)])
+    for file, error in files:
         meta = {"source": str(file)}
+        if error is not None:
+            yield NoteInput(str(file), None, error, meta=meta)
+            continue
         try:
+            if not stat.S_ISREG(file.stat().st_mode):
+                yield NoteInput(file.stem, None, "not a regular file", meta=meta)
+                continue
             data = file.read_bytes()
         except OSError as exc:
             yield NoteInput(file.stem, None, f"cannot read file: {exc.strerror}", meta=meta)
@@ -368,7 +403,28 @@ def looks_like_fhir(path: Path | str) -> bool:
     except OSError:
         return False
     head = head.removeprefix(codecs.BOM_UTF8).lstrip()
-    return head.startswith(b"{") and _SNIFF.search(head) is not None
+    if not head.startswith(b"{") or _SNIFF.search(head) is None:
+        return False
+    # The resourceType must be the top-level one, not a field nested in a record of notes.
+    first = head.split(b"\n", 1)[0]
+    try:
+        obj = json.loads(first)
+    except (ValueError, RecursionError):  # pretty-printed: parse the whole (small) file
+        obj = _whole(path)
+    return isinstance(obj, dict) and obj.get("resourceType") in ("DocumentReference", "Bundle")
+
+
+_WHOLE_LIMIT = 256 * 1024 * 1024
+
+
+def _whole(path: Path) -> Any:
+    """The parsed file, or None (unreadable, malformed, or too large to sniff)."""
+    try:
+        if path.stat().st_size > _WHOLE_LIMIT:
+            return {"resourceType": "Bundle"}  # too large to parse twice: trust the sniff
+        return json.loads(path.read_bytes().removeprefix(codecs.BOM_UTF8))
+    except (OSError, ValueError, RecursionError):
+        return None
 
 
 def document_reference(note_id: str, text: str, *, status: str = "current") -> dict[str, Any]:

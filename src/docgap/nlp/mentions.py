@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span
 
+from docgap.nlp.discourse import DiscourseReader
 from docgap.nlp.levels import LevelFinder, LevelMention, index_of
 from docgap.nlp.templates import TemplateReader
 from docgap.rules.lexicon import Lexicon, TargetConcept, TargetFile
@@ -106,6 +107,7 @@ class MentionExtractor:
             s.category: s.qualifier for s in lexicon.sections.sections if s.qualifier
         }
         self._templates = TemplateReader(lexicon.templates)
+        self._discourse = DiscourseReader(lexicon.discourse)
         self._levels = LevelFinder(lexicon.levels)
         # The region packs ask about (levels.yml): no region name is written here.
         region = lexicon.levels.region
@@ -195,10 +197,12 @@ class MentionExtractor:
         level_starts = [lv.start for lv in levels]
         sections = self.sections(doc, origin)
         section_starts = [s.start for s in sections]
-        return [
+        mentions = [
             self._mention(doc, ent, origin, levels, level_starts, sections, section_starts)
             for ent in doc.ents
         ]
+        # Across sentences: later statements (resolved, retracted, answered no) win.
+        return self._discourse.apply(mentions, origin.text)
 
     def _mention(
         self,

@@ -18,6 +18,8 @@ TemplateValue = Literal["affirmed", "negated", "unfilled"]
 
 # How much of the line around a mention is looked at.
 _WINDOW = 40
+# How far around a mention a pick-list's braces are looked for.
+_PICK_WINDOW = 200
 
 
 def _alternation(values: list[str]) -> str:
@@ -47,6 +49,7 @@ class TemplateReader:
         )
         boxes = _alternation([*templates.checked_boxes, *templates.empty_boxes])
         self._box_first_line = re.compile(rf"^\s*(?:[-*•]\s*)?(?:{boxes})")
+        self._pick_lists = [re.compile(p, re.IGNORECASE) for p in templates.pick_lists]
         self._before = re.compile(
             rf"(?:(?P<checked>{_alternation(templates.checked_boxes)})"
             rf"|(?P<empty>{_alternation(templates.empty_boxes)})"
@@ -61,6 +64,8 @@ class TemplateReader:
         after = text[end : line_end if line_end != -1 else end + _WINDOW]
         line_start = text.rfind("\n", max(0, start - _WINDOW), start)
         before = text[(line_start + 1 if line_start != -1 else max(0, start - _WINDOW)) : start]
+        if self._in_pick_list(text, start, end):
+            return "unfilled"
 
         if self._box_first_line.match(before):
             # "[x] Dizziness  [ ] Tinnitus": on this line a box precedes its label.
@@ -84,3 +89,17 @@ class TemplateReader:
                 return "affirmed"
             return "negated"
         return None
+
+    def _in_pick_list(self, text: str, start: int, end: int) -> bool:
+        """Whether the mention lies inside an unselected pick-list or placeholder on its line."""
+        if not self._pick_lists:
+            return False
+        # A pick-list sits on one line; a bounded window keeps the cost per mention constant.
+        line_start = text.rfind("\n", max(0, start - _PICK_WINDOW), start) + 1
+        line_start = max(line_start, start - _PICK_WINDOW)
+        line_end = text.find("\n", end, end + _PICK_WINDOW)
+        line = text[line_start : line_end if line_end != -1 else end + _PICK_WINDOW]
+        at, to = start - line_start, end - line_start
+        return any(
+            m.start() <= at and to <= m.end() for p in self._pick_lists for m in p.finditer(line)
+        )

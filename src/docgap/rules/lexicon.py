@@ -27,12 +27,15 @@ from pydantic import (
 )
 
 from docgap.resources import lexicon_dir
+from docgap.rules.variants import VariantsFile, expand_phrases
 
 __all__ = [
     "ASSERTIONS",
     "DEFAULT_PACK",
     "ContextFile",
     "ContextRuleGroup",
+    "DiscourseFile",
+    "DiscourseRule",
     "ElementDef",
     "GapDef",
     "LevelsFile",
@@ -203,6 +206,46 @@ class TemplatesFile(_Strict):
     empty_boxes: list[str]
     affirm_prefixes: list[str]
     negate_prefixes: list[str]
+    # Regexes of unselected pick-lists and placeholders ("{a/b/***}", "[select diagnosis]"):
+    # a mention inside one names nothing (spec 1).
+    pick_lists: list[str] = Field(default_factory=list)
+
+    @field_validator("pick_lists")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+
+class DiscourseRule(_Strict):
+    """One cross-sentence rule of discourse.yml: a cue and the mentions it overrides.
+
+    ``kind`` says what the cue does (see docgap.nlp.discourse): ``resolution`` (a later
+    statement that a symptom is gone), ``retraction`` (a diagnosis withdrawn as entered in
+    error), ``answer`` (a question's answer decides it), ``quotation`` (a diagnosis quoted
+    from another record is reported, not adopted). ``labels`` limits the rule to mentions of
+    those target labels (empty: every label); ``window`` is how many characters from a
+    mention a cue may stand; ``becomes`` is the assertion an overridden mention takes
+    (none: it keeps its assertion and is only rejected, with ``reason``).
+    """
+
+    kind: Literal["resolution", "retraction", "answer", "quotation"]
+    cues: list[str] = Field(default_factory=list)
+    labels: list[str] = Field(default_factory=list)
+    window: int = Field(default=60, ge=1)
+    becomes: Assertion | None = None
+    reason: str
+    note: str | None = None
+
+    @field_validator("cues")
+    @classmethod
+    def _regex_compiles(cls, value: list[str]) -> list[str]:
+        return _check_regexes(value)
+
+
+class DiscourseFile(_Strict):
+    """Cross-sentence rules applied to a note's mentions after ConText (discourse.yml)."""
+
+    rules: list[DiscourseRule] = Field(default_factory=list)
 
 
 class RegionDef(_Strict):
@@ -347,6 +390,7 @@ class Lexicon:
     # ``context`` merges these two files; they are kept apart for write-back.
     common_context: ContextFile | None = None
     pack_context: PackContextFile | None = None
+    discourse: DiscourseFile = field(default_factory=DiscourseFile)
 
     def concepts(self) -> Iterable[tuple[TargetFile, TargetConcept]]:
         """Every (target file, concept) pair, in file order."""
@@ -366,7 +410,7 @@ def read_yaml(path: Path) -> Any:
         raise LexiconError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _parse(model: type[_Strict], path: Path) -> Any:
+def _parse(model: type[BaseModel], path: Path) -> Any:
     data = read_yaml(path)
     try:
         return model.model_validate(data)
@@ -502,6 +546,11 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
     if not target_paths:
         raise LexiconError(f"{pack_dir / 'targets'}: no target files found")
     targets = tuple(_parse(TargetFile, path) for path in target_paths)
+    variants_path = common / "variants.yml"
+    variants: VariantsFile | None = None
+    if variants_path.is_file():
+        variants = _parse(VariantsFile, variants_path)
+        targets = tuple(_with_variants(t, variants) for t in targets)
     labels = [t.label for t in targets]
     if len(set(labels)) != len(labels):
         raise LexiconError(f"{pack_dir / 'targets'}: a label is defined in two files")
@@ -519,6 +568,11 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         *context_paths[1:],
         *target_paths,
     ]
+    discourse_path = common / "discourse.yml"
+    if discourse_path.is_file():
+        files.append(discourse_path)
+    if variants is not None:
+        files.append(variants_path)
     common_context: ContextFile = _parse(ContextFile, files[1])
     context = common_context
     extra: PackContextFile | None = None
@@ -544,9 +598,21 @@ def _load_cached(root: Path, pack: str) -> Lexicon:
         pack_dir=pack_dir,
         common_context=common_context,
         pack_context=extra,
+        discourse=(
+            _parse(DiscourseFile, discourse_path) if discourse_path.is_file() else DiscourseFile()
+        ),
     )
     _check_references(lexicon, dict(zip(labels, target_paths, strict=True)), context_paths)
     return lexicon
+
+
+def _with_variants(target: TargetFile, variants: VariantsFile) -> TargetFile:
+    """``target`` with each phrase's misspelling variants added (idempotent)."""
+    concepts = [
+        c.model_copy(update={"phrases": expand_phrases(c.phrases, variants)})
+        for c in target.concepts
+    ]
+    return target.model_copy(update={"concepts": concepts})
 
 
 def dump_yaml(model: BaseModel, path: Path) -> None:

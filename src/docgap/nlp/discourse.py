@@ -1,0 +1,202 @@
+"""Discourse and time across sentences: later statements that override earlier mentions.
+
+ConText reads one sentence at a time, but a note is read as a whole (spec section 1): a
+symptom affirmed in a copied-forward history is not current when the note later says it has
+resolved; a diagnosis the provider retracts as entered in error names nothing; in a visit
+transcript the patient's answer decides a question ("Any dizziness?" / "No, not anymore.");
+a diagnosis quoted from another record is reported, not adopted.
+
+This module runs after :class:`~docgap.nlp.mentions.MentionExtractor` has read every
+mention. It is driven by ``lexicons/common/discourse.yml`` (:class:`DiscourseRule`), changes
+only mentions that would otherwise count, and says why in each one's ``rejection``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from docgap.rules.lexicon import DiscourseFile, DiscourseRule
+
+if TYPE_CHECKING:  # pragma: no cover - typing only (mentions imports this module)
+    from docgap.nlp.mentions import Mention
+
+__all__ = ["DiscourseReader"]
+
+# Assertions a discourse rule may override: a mention already not counted stays as it is.
+_OVERRIDABLE = frozenset({"affirmed", "uncertain"})
+# Quotation marks that open and close a quoted record excerpt.
+_QUOTES = re.compile(r"[\"“]([^\"“”\n]{1,400})[\"”]")
+
+
+class _Compiled:
+    """A rule with its cues compiled once per process."""
+
+    def __init__(self, rule: DiscourseRule) -> None:
+        self.rule = rule
+        self.cues = [re.compile(c, re.IGNORECASE) for c in rule.cues]
+        self.labels = frozenset(rule.labels)
+
+    def applies_to(self, mention: Mention) -> bool:
+        return not self.labels or mention.label in self.labels
+
+    def cue_near(self, text: str, mention: Mention) -> re.Match[str] | None:
+        """A cue in the mention's sentence within ``window`` characters of it."""
+        lo = max(mention.sentence_start, mention.start - self.rule.window)
+        hi = min(mention.sentence_end, mention.end + self.rule.window)
+        piece = text[lo:hi]
+        return next((m for p in self.cues if (m := p.search(piece))), None)
+
+    def override(self, mention: Mention, offset: int) -> Mention:
+        reason = self.rule.reason.format(offset=offset)
+        if self.rule.becomes is None:
+            return replace(mention, rejection=reason)
+        return replace(
+            mention, assertion=self.rule.becomes, assertion_source="discourse", rejection=reason
+        )
+
+
+class DiscourseReader:
+    """Applies discourse.yml's rules, in file order, to one note's mentions."""
+
+    def __init__(self, discourse: DiscourseFile) -> None:
+        self._rules = [_Compiled(r) for r in discourse.rules]
+        self._kinds: dict[str, Callable[[_Compiled, list[Mention], str], list[Mention]]] = {
+            "resolution": self._resolution,
+            "retraction": self._retraction,
+            "answer": self._answer,
+            "quotation": self._quotation,
+        }
+
+    def apply(self, mentions: Sequence[Mention], text: str) -> list[Mention]:
+        """The mentions with discourse overrides; ``text`` is the note they index into."""
+        result = list(mentions)
+        for rule in self._rules:
+            result = self._kinds[rule.rule.kind](rule, result, text)
+        return result
+
+    @staticmethod
+    def _resolution(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A later "X resolved / no longer / gone" makes the group's earlier mentions past.
+
+        The cue must stand near a mention of the same concept group; a mention of the group
+        affirmed after the cue (a recurrence) keeps the group current.
+        """
+        resolved_at: dict[str, int] = {}
+        for m in mentions:
+            if rule.applies_to(m) and rule.cue_near(text, m):
+                resolved_at[m.group] = m.start
+        if not resolved_at:
+            return mentions
+        recurred = {
+            m.group
+            for m in mentions
+            if m.group in resolved_at
+            and m.start > resolved_at[m.group]
+            and m.assertion == "affirmed"
+            and m.sentence_start > _sentence_of(mentions, resolved_at[m.group])
+            and rule.cue_near(text, m) is None
+        }
+        out = []
+        for m in mentions:
+            at = resolved_at.get(m.group)
+            if (
+                at is not None
+                and m.group not in recurred
+                and m.start <= at
+                and m.rejection is None
+                and m.assertion in _OVERRIDABLE
+                and rule.applies_to(m)
+            ):
+                m = rule.override(m, at)
+            out.append(m)
+        return out
+
+    @staticmethod
+    def _retraction(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A diagnosis withdrawn "in error" names nothing, here and wherever it came before."""
+        retracted_at: dict[str, int] = {}
+        for m in mentions:
+            if rule.applies_to(m) and rule.cue_near(text, m):
+                retracted_at[m.group] = m.sentence_end
+        out = []
+        for m in mentions:
+            at = retracted_at.get(m.group)
+            if at is not None and m.start <= at and m.rejection is None and rule.applies_to(m):
+                m = rule.override(m, at)
+            out.append(m)
+        return out
+
+    @staticmethod
+    def _answer(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A symptom asked about ("Any dizziness?") takes the answer's value when it is no."""
+        out = []
+        for m in mentions:
+            if m.rejection is None and m.assertion in _OVERRIDABLE and rule.applies_to(m):
+                answer_at = _negative_answer(rule, text, m)
+                if answer_at is not None:
+                    m = rule.override(m, answer_at)
+            out.append(m)
+        return out
+
+    @staticmethod
+    def _quotation(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A diagnosis inside a quoted excerpt of another record is reported, not adopted.
+
+        The cue (e.g. a provider or a record named before the quote) must stand within
+        ``window`` characters before the opening quotation mark.
+        """
+        out = []
+        for m in mentions:
+            if m.rejection is None and m.assertion in _OVERRIDABLE and rule.applies_to(m):
+                opened = _quote_around(text, m)
+                if opened is not None:
+                    lead = text[max(0, opened - rule.rule.window) : opened]
+                    if not rule.cues or any(p.search(lead) for p in rule.cues):
+                        m = rule.override(m, opened)
+            out.append(m)
+        return out
+
+
+def _sentence_of(mentions: list[Mention], start: int) -> int:
+    """The sentence start of the mention at ``start``."""
+    return next((m.sentence_start for m in mentions if m.start == start), start)
+
+
+def _quote_around(text: str, mention: Mention) -> int | None:
+    """The offset of the quotation mark opening a quote that holds the mention, if any."""
+    line_start = text.rfind("\n", max(0, mention.start - 400), mention.start) + 1
+    line_start = max(line_start, mention.start - 400)
+    line_end = text.find("\n", mention.end, mention.end + 400)
+    line = text[line_start : line_end if line_end != -1 else mention.end + 400]
+    for quoted in _QUOTES.finditer(line):
+        if line_start + quoted.start(1) <= mention.start and mention.end <= line_start + quoted.end(
+            1
+        ):
+            return line_start + quoted.start()
+    return None
+
+
+def _negative_answer(rule: _Compiled, text: str, mention: Mention) -> int | None:
+    """Where a negative answer to the question holding the mention starts, if it has one.
+
+    The question ends with "?" on the mention's line; its answer is the rest of that line or,
+    when the line ends there, the next non-blank line (the next speaker turn).
+    """
+    line_end = text.find("\n", mention.end)
+    line_end = len(text) if line_end == -1 else line_end
+    mark = text.find("?", mention.end, min(line_end, mention.end + rule.rule.window))
+    if mark == -1:
+        return None
+    rest = text[mark + 1 : line_end]
+    at = mark + 1
+    if not rest.strip():
+        following = text[line_end + 1 : line_end + 1 + 400]
+        stripped = following.lstrip()
+        at = line_end + 1 + (len(following) - len(stripped))
+        rest = stripped.split("\n", 1)[0]
+    if any(p.match(rest.lstrip()) for p in rule.cues):
+        return at
+    return None
