@@ -36,9 +36,12 @@ run: install
 	$(BIN)/docgap worklist build/examples.jsonl
 	$(BIN)/docgap report build/examples.jsonl --texts examples/notes --html build/examples.html
 
+# mypy checks src/docgap ([tool.mypy] in pyproject.toml); pytest measures coverage and fails
+# under the floor in [tool.coverage.report] fail_under (in-process code only: see there).
 test: install-dev ensure-chromium ensure-postgres java
 	$(BIN)/ruff check $(LINT_PATHS)
-	$(BIN)/python -m pytest
+	$(BIN)/mypy
+	$(BIN)/python -m pytest --cov=docgap --cov-report=term
 
 # Spark needs a Java runtime, 17 or newer (Spark 4). On Debian/Ubuntu as root (CI, a fresh
 # machine) it is installed; elsewhere the message says what to install.

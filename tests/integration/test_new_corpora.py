@@ -2,7 +2,7 @@
 
 Each is checked like the development corpus: it loads with docgap's gold reader, every
 status follows section 3 from its element labels (the independent rules of
-``tests/test_corpus.py``), the built gold file is its parts (and adjudications) merged,
+``tests/integration/test_corpus.py``), the built gold file is its parts (and adjudications) merged,
 and every MTSamples text is verbatim.
 """
 
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_corpus import SHARED_MTSAMPLES, build_gold, spec_status
 
 from docgap.evaluation.scores import load_gold
-from test_corpus import SHARED_MTSAMPLES, build_gold, spec_status
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA = {

@@ -20,7 +20,7 @@ import pytest
 from docgap.packs.m53_0 import ELEMENTS
 from docgap.report import STATUSES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "coverage.py"
 GOLD = ROOT / "corpus" / "dev" / "gold.jsonl"
 SHARED = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"

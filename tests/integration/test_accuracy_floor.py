@@ -13,7 +13,7 @@ import pytest
 import docgap
 from docgap.evaluation.scores import load_gold, score
 
-CORPUS = Path(__file__).resolve().parents[1] / "corpus"
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 
 # (gold file, status accuracy, element micro-F1, most false "supported" verdicts)
 FLOORS = [

@@ -25,7 +25,7 @@ from docgap.inputs.fhir import document_reference
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTES = {
     p.stem: p.read_text(encoding="utf-8")
     for p in sorted((ROOT / "examples" / "notes").glob("*.txt"))

@@ -21,7 +21,7 @@ from docgap.outputs.gate import (
 )
 from docgap.report import STATUSES, Gap, NoteReport
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "notes"
 EXPECTED = json.loads((ROOT / "examples" / "expected.json").read_text(encoding="utf-8"))
 

@@ -19,7 +19,7 @@ import pytest
 from docgap import Analyzer, NoteInput
 from docgap.engines.parallel import WorkerStartError, analyze_parallel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEV_PART = sorted((ROOT / "corpus" / "dev" / "parts").glob("*.jsonl"))[0]
 CRASH_ID = "crash-me"
 

@@ -35,7 +35,7 @@ from docgap.outputs.texts import AmbiguousTextsError, TextRecord, match_texts
 from docgap.outputs.worklist import build_worklist
 from docgap.outputs.writers import read_reports
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "notes"
 HOSTILE_TEXT = (
     "HPI: occipital headaches and dizziness </script><script>alert(1)</script> since the MVA.\n"

@@ -3,7 +3,7 @@
 A change to the rules or the report format shows up here as a diff to review. When the
 change is intended, regenerate the files and review them in the commit:
 
-    python -m pytest tests/test_golden.py --update-golden     # or DOCGAP_UPDATE_GOLDEN=1
+    python -m pytest tests/integration/test_golden.py --update-golden  # or DOCGAP_UPDATE_GOLDEN=1
 
 Regenerating never blesses a wrong verdict on an example note: the golden statuses are
 checked against ``examples/expected.json`` (the labels decided by reading the notes).
@@ -21,7 +21,7 @@ import pytest
 
 from conftest import EXAMPLES, REPO
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CASES = {"jsonl": GOLDEN / "examples.jsonl", "csv": GOLDEN / "examples.csv"}
 SCAN = ["scan", "examples/notes", "--quiet"]  # relative: the report records the path given
 

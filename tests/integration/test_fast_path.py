@@ -33,7 +33,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*W036.*:UserWarning"
 )  # stock matchers, no token rules
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEV_PARTS = sorted((ROOT / "corpus" / "dev" / "parts").glob("*.jsonl"))
 MTSAMPLES = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"
 SAMPLE_SIZE = 200

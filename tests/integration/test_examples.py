@@ -10,7 +10,7 @@ import pytest
 
 from docgap import STATUSES, Analyzer
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 NOTES = sorted((EXAMPLES / "notes").glob("*.txt"))
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
     (EXAMPLES / "expected.json").read_text(encoding="utf-8")

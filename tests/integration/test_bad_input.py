@@ -270,7 +270,7 @@ def test_no_note_text_in_a_real_process_stderr(tmp_path: Path, docgap_proc: Any)
 
 
 # -- issue 14: the bad-input corpus, read case by case (no analysis) ---------------------
-_CORPUS_SCRIPT = Path(__file__).resolve().parent / "bad_inputs" / "make_bad_inputs.py"
+_CORPUS_SCRIPT = Path(__file__).resolve().parents[1] / "bad_inputs" / "make_bad_inputs.py"
 # Scan cases whose records the readers alone decide (the others are CLI-level).
 _READER_CASES = [
     "fifo-in-folder",

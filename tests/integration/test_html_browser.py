@@ -23,7 +23,7 @@ from docgap.outputs.html_report import write_html
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "notes"
 XSS_TEXT = (
     "HPI: occipital headaches and dizziness. <script>window.__xss = 1; alert(1)</script>\n"

@@ -1,9 +1,21 @@
-"""Regression cases kept as data (tests/regression/cases.json), one or more per phenomenon.
+"""Regression cases kept as data (tests/regression/*.json), one or more per phenomenon.
 
 Each case has an ``id``, the ``phenomenon`` it documents, the ``spec`` section it follows,
 the note ``text`` and an ``expected`` subset of the report: ``status``, ``would_code``,
-``chiropractic``, ``elements`` (any subset), ``gaps_include`` and ``gaps_exclude``. A known
-failure carries ``"xfail": "reason"`` and runs as a strict xfail, so its fix is noticed.
+``chiropractic``, ``elements`` (any subset), ``gaps_include``, ``gaps_exclude`` and
+``evidence``. A known failure carries ``"xfail": "reason"`` and runs as a strict xfail, so
+its fix is noticed.
+
+``evidence`` makes a case fail for the right reason: a negated mention must be found *and*
+negated, not merely missed by the lexicon. It is a list of checks, each
+``{"element", "contains", "counted", "assertion"?}``: the report must hold evidence for
+``element`` whose text contains ``contains`` (case-insensitive); if ``counted`` is true at
+least one such mention counted, if false none did; ``assertion``, when given, is carried by
+at least one of them.
+
+Every case also checks what holds of any report: evidence offsets slice the note to the
+evidence text, ``query_opportunity`` agrees with the gap keys, and every gap has a filled-in
+message and a known severity.
 """
 
 from __future__ import annotations
@@ -18,13 +30,23 @@ from docgap import STATUSES, Analyzer
 
 # Every tests/regression/*.json file holds a list of cases (one file per family of rules, so
 # that changes to different rules do not edit the same file).
-CASES_DIR = Path(__file__).parent / "regression"
+CASES_DIR = Path(__file__).parent
 CASES: list[dict[str, Any]] = [
     case
     for path in sorted(CASES_DIR.glob("*.json"))
     for case in json.loads(path.read_text(encoding="utf-8"))
 ]
-EXPECTED_KEYS = {"status", "would_code", "chiropractic", "elements", "gaps_include", "gaps_exclude"}
+EXPECTED_KEYS = {
+    "status",
+    "would_code",
+    "chiropractic",
+    "elements",
+    "gaps_include",
+    "gaps_exclude",
+    "evidence",
+}
+EVIDENCE_KEYS = {"element", "contains", "counted", "assertion"}
+SEVERITIES = {"required", "recommended", "info"}
 ELEMENTS = {
     "named_syndrome",
     "cranial_symptoms",
@@ -56,6 +78,9 @@ def test_cases_are_well_formed() -> None:
         assert set(expected.get("elements", {})) <= ELEMENTS, c["id"]
         if "status" in expected:
             assert expected["status"] in STATUSES, c["id"]
+        for check in expected.get("evidence", []):
+            assert {"element", "contains", "counted"} <= set(check) <= EVIDENCE_KEYS, c["id"]
+            assert check["element"] in ELEMENTS and check["contains"].strip(), c["id"]
 
 
 def test_every_status_is_covered() -> None:
@@ -83,5 +108,18 @@ def test_regression_case(analyzer: Analyzer, case: dict[str, Any]) -> None:
         assert key in keys, (key, keys)
     for key in expected.get("gaps_exclude", []):
         assert key not in keys, (key, keys)
+    for check in expected.get("evidence", []):
+        needle = check["contains"].lower()
+        found = [
+            e for e in report.evidence if e.element == check["element"] and needle in e.text.lower()
+        ]
+        assert found, (f"no {check['element']} evidence containing {needle!r}", detail)
+        assert any(e.counted for e in found) is check["counted"], (check, detail)
+        if "assertion" in check:
+            assert any(e.assertion == check["assertion"] for e in found), (check, detail)
     for e in report.evidence:
         assert text[e.start : e.end] == e.text
+    assert report.query_opportunity is ("query_opportunity" in keys)
+    for gap in report.gaps:
+        assert gap.message.strip() and "{" not in gap.message, gap.key
+        assert gap.severity in SEVERITIES, gap.key

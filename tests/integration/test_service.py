@@ -28,7 +28,7 @@ from docgap.service.fhir_out import GAP_SYSTEM
 from docgap.service.middleware import safe
 from docgap.service.schemas import analysis_body
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTES = {
     p.stem: p.read_text(encoding="utf-8")
     for p in sorted((ROOT / "examples" / "notes").glob("*.txt"))

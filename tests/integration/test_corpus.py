@@ -21,7 +21,7 @@ import simple_icd_10_cm as icd
 
 from docgap.evaluation.scores import load_gold
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "corpus"
 DEV = CORPUS / "dev"
 GOLD = DEV / "gold.jsonl"

@@ -20,7 +20,7 @@ from docgap.inputs.fhir import (
 )
 from docgap.inputs.reading import open_sources
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "notes"
 NOTES = {p.stem: p.read_text(encoding="utf-8") for p in sorted(EXAMPLES.glob("*.txt"))}
 SECRET = "SECRET-NOTE-TEXT occipital headache"
