@@ -1,4 +1,4 @@
-"""Error analysis: every disagreement with gold, with its cause, grouped so a change can target a class.
+"""Error analysis: each disagreement with gold and its cause, grouped so a change targets a class.
 
 :func:`analyze_errors` turns the (gold note, report) pairs of an evaluation into one record per
 element disagreement and one per status disagreement, and groups them by element and kind, by
@@ -22,7 +22,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from docgap.evaluation.scores import ELEMENTS, GoldNote
 from docgap.report import Evidence, NoteReport
@@ -49,8 +49,8 @@ __all__ = [
 ERRORS_FORMAT = 1  # bump when a key of ErrorAnalysis.to_dict changes meaning
 EXAMPLES_PER_GROUP = 5  # note ids kept per group: enough to open a few, not a second listing
 
-FALSE_POSITIVE = "false_positive"
-FALSE_NEGATIVE = "false_negative"
+FALSE_POSITIVE: Final = "false_positive"
+FALSE_NEGATIVE: Final = "false_negative"
 Kind = Literal["false_positive", "false_negative"]
 
 NO_MENTION = "no mention found"
@@ -169,9 +169,7 @@ def _mention(ev: Evidence, cause: str) -> MentionCause:
     )
 
 
-def _element_error(
-    note_id: str, element: str, kind: Kind, report: NoteReport
-) -> ElementError:
+def _element_error(note_id: str, element: str, kind: Kind, report: NoteReport) -> ElementError:
     """Read the cause of one disagreement from the report's evidence for that element."""
     evidence = [ev for ev in report.evidence if ev.element == element]
     if report.error:
