@@ -136,9 +136,9 @@ def _print_error_summary(analysis: ErrorAnalysis, console: Console) -> None:
     groups = analysis.groups()
     totals = analysis.to_dict()["totals"]
     console.print(
-        f"\nError analysis: {totals['false_positive']} false positive and "
-        f"{totals['false_negative']} false negative elements, {totals['status']} wrong "
-        f"statuses over {analysis.n_notes} notes",
+        f"\nError analysis ({analysis.n_notes} notes): false positive elements "
+        f"{totals['false_positive']}, false negative elements {totals['false_negative']}, "
+        f"wrong statuses {totals['status']}",
         highlight=False,
     )
     if not groups["by_element"]:
