@@ -272,3 +272,37 @@ def test_bootstrap_f1_skips_too_few_positives() -> None:
     pred[:4] = ~pred[:4]
     low, high = bootstrap_f1(many, pred, rng, 200) or (0.0, 0.0)
     assert 0.0 < low < high <= 1.0
+
+
+# -- error analysis: --errors prints the grouped causes, --errors-json writes them ----------
+def test_errors_json_groups_disagreements_by_cause(tmp_path: Path, cli: Any) -> None:
+    """A note written here, labelled wrongly on purpose: named syndrome and headache claimed."""
+    text = "CHIEF COMPLAINT: Neck pain.\nHPI: The patient denies headache. No dizziness.\n"
+    gold = {"elements": {**dict.fromkeys(ELEMENTS, False), "named_syndrome": True,
+                         "cranial_symptoms": True},
+            "status": "supported", "would_code": "M53.0", "chiropractic": False}
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps({"id": "w1", "text": text, "gold": gold}) + "\n", encoding="utf-8")
+    out = tmp_path / "errors.json"
+    result = cli(["evaluate", str(path), "--errors", "--errors-json", str(out), "--quiet",
+                  "--bootstrap", "0"])
+    assert result.exit_code == 0, result.stderr
+    document = json.loads(out.read_text(encoding="utf-8"))
+    assert set(document) == {"format", "n_notes", "totals", "records", "groups"}
+    assert document["n_notes"] == 1
+    records = {(r["element"], r["kind"]): r for r in document["records"]["elements"]}
+    assert records[("named_syndrome", "false_negative")]["causes"] == ["no mention found"]
+    headache = records[("cranial_symptoms", "false_negative")]
+    assert headache["causes"] and "no mention found" not in headache["causes"]
+    (status,) = document["records"]["statuses"]
+    assert status["gold"] == "supported" and status["predicted"] != "supported"
+    assert set(status["elements"]) >= {"named_syndrome", "cranial_symptoms"}
+    # The summary follows the scores, names causes and ids, and quotes no note words.
+    stdout = result.stdout
+    summary = stdout[stdout.index("Error analysis ("):]
+    assert stdout.index("status accuracy") < stdout.index("Error analysis (")
+    assert "named_syndrome false_negative: 1" in summary
+    assert "no mention found  (e.g. w1)" in summary
+    assert "false negative elements 2" in summary
+    assert "supported -> " in summary
+    assert "denies" not in json.dumps(document["groups"]) and "denies" not in summary

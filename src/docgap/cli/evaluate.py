@@ -14,6 +14,7 @@ from docgap.engines.loop import analyze_one
 from docgap.inputs.reading import NoteInput
 
 if TYPE_CHECKING:  # importing the analyzer loads spaCy: only when a command needs it
+    from docgap.evaluation.errors import ErrorAnalysis
     from docgap.evaluation.scores import Scores
 
 from docgap.cli.base import (
@@ -123,6 +124,57 @@ def _print_errors(errors: list[dict[str, Any]], console: Console) -> None:
             )
 
 
+_TOP_CAUSES = 3  # causes printed per element and kind; the JSON has them all
+_TOP_CLASSES = 10  # rows printed of the cross-element cause and status groupings
+
+
+def _print_error_summary(analysis: ErrorAnalysis, console: Console) -> None:
+    """The grouped disagreements: top causes per element, then cause classes and statuses.
+
+    Note ids only: causes are reason classes (quoted note words removed), never evidence text.
+    """
+    groups = analysis.groups()
+    totals = analysis.to_dict()["totals"]
+    console.print(
+        f"\nError analysis ({analysis.n_notes} notes): false positive elements "
+        f"{totals['false_positive']}, false negative elements {totals['false_negative']}, "
+        f"wrong statuses {totals['status']}",
+        highlight=False,
+    )
+    if not groups["by_element"]:
+        console.print("  no element disagreement", highlight=False)
+    for row in groups["by_element"]:
+        console.print(f"  {row['element']} {row['kind']}: {row['count']}", highlight=False)
+        for cause in row["causes"][:_TOP_CAUSES]:
+            console.print(
+                f"    {cause['count']:>3}  {cause['cause']}  (e.g. {', '.join(cause['examples'])})",
+                highlight=False,
+                markup=False,
+            )
+        hidden = len(row["causes"]) - _TOP_CAUSES
+        if hidden > 0:
+            console.print(f"         … {hidden} more causes (--errors-json)", highlight=False)
+    if groups["by_cause"]:
+        console.print("\nCauses across elements:", highlight=False)
+        for row in groups["by_cause"][:_TOP_CLASSES]:
+            elements = ", ".join(f"{e} {n}" for e, n in row["elements"].items())
+            console.print(
+                f"  {row['count']:>3}  {row['kind']}  {row['cause']}  [{elements}]",
+                highlight=False,
+                markup=False,
+            )
+    if groups["by_status"]:
+        console.print("\nStatus disagreements (gold -> predicted):", highlight=False)
+        for row in groups["by_status"][:_TOP_CLASSES]:
+            drove = ", ".join(f"{e} {n}" for e, n in row["elements"].items())
+            console.print(
+                f"  {row['count']:>3}  {row['gold']} -> {row['predicted']}  [{drove}]  "
+                f"(e.g. {', '.join(row['examples'])})",
+                highlight=False,
+                markup=False,
+            )
+
+
 _EVALUATE_EXITS = (
     "Exit codes: 0 scored; 2 unusable gold file (missing, not JSON Lines, a record without "
     "its labels; the message names the line) or usage error; 1 unexpected internal error; "
@@ -149,8 +201,22 @@ def evaluate(
         typer.Option("--json", help="Also write the scores as JSON to FILE.", dir_okay=False),
     ] = None,
     errors: Annotated[
-        bool, typer.Option("--errors", help="List each wrong note with its evidence.")
+        bool,
+        typer.Option(
+            "--errors",
+            help="List each wrong note with its evidence, then the disagreements grouped "
+            "by element and cause (docs/error-analysis.md).",
+        ),
     ] = False,
+    errors_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--errors-json",
+            help="Write every disagreement with its cause, and their groupings, as JSON to "
+            "FILE (docs/error-analysis.md).",
+            dir_okay=False,
+        ),
+    ] = None,
     bootstrap: Annotated[
         int,
         typer.Option(
@@ -198,11 +264,22 @@ def evaluate(
             scores = score(pairs, bootstrap_rounds=bootstrap, keep_errors=errors)
             console = _stdout_console()
             _print_scores(scores, console)
-            if errors:
+            analysis = None
+            if errors or errors_json is not None:
+                from docgap.evaluation.errors import analyze_errors
+
+                analysis = analyze_errors(pairs)
+            if errors and analysis is not None:
                 _print_errors(scores.errors, console)
+                _print_error_summary(analysis, console)
             if json_out is not None:
                 json_out.parent.mkdir(parents=True, exist_ok=True)
                 json_out.write_text(json.dumps(scores.to_dict(), indent=2) + "\n", encoding="utf-8")
+            if errors_json is not None and analysis is not None:
+                errors_json.parent.mkdir(parents=True, exist_ok=True)
+                errors_json.write_text(
+                    json.dumps(analysis.to_dict(), indent=2) + "\n", encoding="utf-8"
+                )
     except KeyboardInterrupt:
         _say("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
