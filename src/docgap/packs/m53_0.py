@@ -130,6 +130,16 @@ class M530Pack:
                     "of codes:"
                 )
         self._competing = dict(params.competing_diagnoses)
+        # The rejecting qualifiers of each competing concept (its requires_any is left out:
+        # it says when the mention is also a symptom, not whether the diagnosis is named).
+        self._competing_rules = {
+            (target.label, concept.concept): (
+                frozenset({*target.rejected_by, *concept.rejected_by}),
+                frozenset({*target.rescued_by, *concept.rescued_by}),
+            )
+            for target, concept in lexicon.concepts()
+            if set(concept.flags) & self._competing.keys()
+        }
         self._counts = {name: tuple(el.counts) for name, el in pack.elements.items()}
         gate = RegionGate(lexicon.levels.region.name, lexicon.levels.region.outside)
         self._gate = gate
@@ -432,14 +442,23 @@ class M530Pack:
             m
             for m in mentions
             if m.section in self._attribution_sections
-            and m.counts_as(("affirmed",))
             and m.flags & self._competing.keys()
+            and self._names_diagnosis(m)
         ]
         for flag in self._competing:
             for m in named:
                 if flag in m.flags:
                     return m
         return None
+
+    def _names_diagnosis(self, m: Mention) -> bool:
+        """Affirmed and not rejected by its concept's qualifiers (e.g. only reported)."""
+        if m.assertion != "affirmed":
+            return False
+        rejected_by, rescued_by = self._competing_rules.get(
+            (m.label, m.concept), (frozenset(), frozenset())
+        )
+        return not (m.qualifiers & rejected_by and not m.qualifiers & rescued_by)
 
     def _redirect_code(self, found: Findings) -> str:
         radiculopathy = [m for m in found.of("upper_extremity") if "radiculopathy" in m.flags]
