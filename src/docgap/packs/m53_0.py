@@ -534,16 +534,14 @@ class M530Pack:
             if uncertain:
                 gaps.append(self._gap("uncertain_syndrome", assertion=uncertain[0].text))
         code_only = [
-            m
-            for m in mentions
-            if CODE_ONLY_FLAG in m.flags and m.counts_as(("affirmed",))
+            m for m in mentions if CODE_ONLY_FLAG in m.flags and m.counts_as(("affirmed",))
         ]
         if code_only and not el["named_syndrome"]:
             gaps.append(
                 self._gap(
                     "documented_by_code_only",
                     (self.code,),
-                    codes_written=_listing(code_only),
+                    codes_written=", ".join(dict.fromkeys(m.text.upper() for m in code_only)),
                 )
             )
         if status == "downcode" and not (code_only and not el["named_syndrome"]):
