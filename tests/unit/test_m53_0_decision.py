@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from docgap.nlp.levels import LevelMention
+from docgap.nlp.levels import LevelMention, index_of
 from docgap.nlp.mentions import Mention
 from docgap.packs.base import Decision
 from docgap.packs.m53_0 import M530Pack
@@ -355,3 +356,27 @@ def test_competing_diagnoses_must_name_declared_flags_and_code_roles(
     root = _pack_yml_with(tmp_path, old, new)
     with pytest.raises(LexiconError, match=says):
         M530Pack(load_lexicon(root))
+
+
+# ------------------------------------------------------------------ chiropractic daily notes
+def _treatment(*, qualifiers: frozenset[str] = frozenset(), levels: bool = True) -> Mention:
+    atlas = index_of("C1")
+    assert atlas is not None
+    stated = (LevelMention(0, 2, "C1", atlas, atlas),) if levels else ()
+    m = mention("chiropractic_treatment", "CMT", flags=["explicit"], section="plan")
+    return replace(m, qualifiers=qualifiers, levels=stated)
+
+
+def test_a_treatment_line_naming_levels_in_the_plan_records_todays_cmt(pack: M530Pack) -> None:
+    assert decide(pack, mention(*NECK), _treatment()).chiropractic
+
+
+def test_a_treatment_in_the_plan_without_levels_or_scheduled_later_is_planned(
+    pack: M530Pack,
+) -> None:
+    assert not decide(pack, mention(*NECK), _treatment(levels=False)).chiropractic
+    later = _treatment(qualifiers=frozenset({"PLANNED_LATER"}))
+    decision = decide(pack, mention(*NECK), later)
+    assert not decision.chiropractic
+    cmt = next(e for e in decision.evidence if e.label == "chiropractic_treatment")
+    assert cmt.reason == "planned (plan section), not performed this visit"

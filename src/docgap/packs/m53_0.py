@@ -83,6 +83,8 @@ class M530Parameters(BaseModel):
     tied_to_neck_qualifiers: list[str]
     narrative_sections: list[str]
     performed_qualifier: str
+    treated_levels_record_treatment: bool
+    planned_qualifier: str
     competing_diagnoses: dict[str, str | None]
 
     @field_validator("highest_subluxation_level")
@@ -130,6 +132,13 @@ class M530Pack:
                     "of codes:"
                 )
         self._competing = dict(params.competing_diagnoses)
+        categories = {group.category for group in lexicon.context.rules}
+        for key in ("performed_qualifier", "planned_qualifier"):
+            if getattr(params, key) not in categories:
+                raise LexiconError(
+                    f"{where}: parameters/{key}: {getattr(params, key)!r} is not a category "
+                    "of any context rule"
+                )
         # The rejecting qualifiers of each competing concept (its requires_any is left out:
         # it says when the mention is also a symptom, not whether the diagnosis is named).
         self._competing_rules = {
@@ -161,6 +170,8 @@ class M530Pack:
         self._report_reach = params.imaging_report_reach
         self._future_sections = frozenset(params.future_sections)
         self._performed = params.performed_qualifier
+        self._treated_levels_record = params.treated_levels_record_treatment
+        self._planned = params.planned_qualifier
         self._subluxation_is_finding = params.subluxation_is_cervical_finding
         self._attribution_sections = frozenset(params.attribution_sections)
         self._tied_to_neck = frozenset(params.tied_to_neck_qualifiers)
@@ -302,12 +313,21 @@ class M530Pack:
                 m.section in self._future_sections
                 and "billed" not in m.flags
                 and self._performed not in m.qualifiers
+                and not self._records_treatment_given(m)
             ):
                 found.reasons[id(m)] = f"planned ({m.section} section), not performed this visit"
             elif "explicit" in m.flags or provider:
                 found.add("chiropractic", m)
             else:
                 found.reasons[id(m)] = "manipulation not documented as chiropractic"
+
+    def _records_treatment_given(self, m: Mention) -> bool:
+        """A treatment line naming the levels treated, not scheduled for later (spec 1).
+
+        "P: CMT diversified to C1 and C2" records what was done; "continue CMT 2x/week"
+        plans it (parameters.treated_levels_record_treatment, planned_qualifier).
+        """
+        return self._treated_levels_record and bool(m.levels) and self._planned not in m.qualifiers
 
     def _attribute(self, found: Findings, mentions: list[Mention]) -> None:
         """Drop symptoms the note explains by another cause (spec section 2)."""
