@@ -59,10 +59,21 @@ class CiteDef(_Strict):
 
 
 class OptionDef(_Strict):
-    """A clinical option; ``if_concepts`` limits it to notes where one of them counts."""
+    """A clinical option; ``if_concepts`` limits it to notes where one of them counts.
+
+    ``unless_written`` drops it from notes that already mention one of those concepts
+    (whatever the assertion): offering back a diagnosis the provider wrote, or considered
+    and set aside, leads rather than clarifies.
+    """
 
     text: str = Field(min_length=1)
     if_concepts: list[str] = Field(default_factory=list)
+    unless_written: list[str] = Field(default_factory=list)
+
+    @property
+    def always(self) -> bool:
+        """Whether the option is offered on every note the query is drafted for."""
+        return not self.if_concepts and not self.unless_written
 
 
 class QueryDef(_Strict):
@@ -138,6 +149,18 @@ class QueryFile(_Strict):
         keys = [q.key for q in self.queries]
         if len(set(keys)) != len(keys):
             raise ValueError("two queries share a key")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_options_on_every_note(self) -> QueryFile:
+        # Conditional options may all drop out: the unconditional ones alone must be enough.
+        for query in self.queries:
+            always = sum(o.always for o in query.options)
+            if always < self.min_clinical_options:
+                raise ValueError(
+                    f"query {query.key!r} offers {always} option(s) on every note; "
+                    f"min_clinical_options is {self.min_clinical_options}"
+                )
         return self
 
     def compiled_rules(self) -> list[tuple[re.Pattern[str], str]]:
@@ -242,7 +265,7 @@ def _check_references(queries: QueryFile, lexicon: Lexicon, path: Path) -> None:
             if unknown:
                 raise QueryFileError(f"{where}: unknown concepts {unknown}")
         for option in query.options:
-            unknown = sorted(set(option.if_concepts) - concepts)
+            unknown = sorted({*option.if_concepts, *option.unless_written} - concepts)
             if unknown:
                 raise QueryFileError(f"{where}: option names unknown concepts {unknown}")
 
@@ -355,6 +378,7 @@ def draft_queries(record: Mapping[str, Any], queries: QueryFile | None = None) -
     counted_concepts = {
         ev.get("concept") for ev in record.get("evidence") or () if ev.get("counted")
     }
+    written_concepts = {ev.get("concept") for ev in record.get("evidence") or ()}
     drafts = []
     for query in queries.queries:
         if query.gap not in gap_keys or status not in query.statuses:
@@ -364,7 +388,8 @@ def draft_queries(record: Mapping[str, Any], queries: QueryFile | None = None) -
             *(
                 o.text
                 for o in query.options
-                if not o.if_concepts or counted_concepts & set(o.if_concepts)
+                if (not o.if_concepts or counted_concepts & set(o.if_concepts))
+                and not written_concepts & set(o.unless_written)
             ),
             *queries.required_options,
         )
