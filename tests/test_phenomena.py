@@ -1041,9 +1041,9 @@ STATUS = [
         "cervicogenic-headache",
         "Neck pain with headaches. Assessment: cervicogenic headache.",
         "downcode",
-        "M54.2",
+        "G44.86",  # spec 3 rule 5: the competing diagnosis the assessment names
         ("cervicogenic_headache_named",),
-        (),
+        ("query_opportunity",),
     ),
     status_case(
         "rule-out-downcode",

@@ -241,6 +241,7 @@ def test_evidence_is_reported_under_the_pack_yml_element(pack: M530Pack) -> None
         ("competing_cervicogenic_headache", "G44.86"),
         ("competing_neck_strain", "S16.1-"),
         ("competing_cervical_sprain", "S13.4-"),
+        ("competing_whiplash", "S13.4-"),
         ("competing_headache_disorder", "M54.2"),
     ],
 )
@@ -380,3 +381,14 @@ def test_a_treatment_in_the_plan_without_levels_or_scheduled_later_is_planned(
     assert not decision.chiropractic
     cmt = next(e for e in decision.evidence if e.label == "chiropractic_treatment")
     assert cmt.reason == "planned (plan section), not performed this visit"
+
+
+def test_row5_the_injury_named_in_words_wins_over_whiplash(pack: M530Pack) -> None:
+    strain = mention(
+        "competing_diagnosis",
+        "cervical strain",
+        flags=["competing_neck_strain"],
+        section="assessment",
+    )
+    whiplash = mention("etiology", "whiplash", flags=["competing_whiplash"], section="assessment")
+    assert decide(pack, mention(*NECK), whiplash, strain).would_code == "S16.1-"
