@@ -124,6 +124,7 @@ class QueryFile(_Strict):
     min_clinical_options: int = Field(default=2, ge=1)
     option_marker: str = Field(min_length=1)
     max_indicators: int = Field(default=8, ge=1)
+    cite_section_titles: bool = False
     layout: str
     queries: list[QueryDef]
     leading_language: list[LeadingRule] = Field(min_length=1)
@@ -329,10 +330,23 @@ def _when(record: Mapping[str, Any], queries: QueryFile) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _section_titles() -> frozenset[str]:
+    """Every section title of the shipped rules (lexicons/common/sections.yml), lower case."""
+    return frozenset(
+        " ".join(title.lower().split())
+        for section in load_lexicon().sections.sections
+        for title in section.titles
+    )
+
+
 def _indicators(
     record: Mapping[str, Any], query: QueryDef, queries: QueryFile
 ) -> tuple[Indicator, ...]:
     when = _when(record, queries)
+    # A mention that is only a heading word ("IMAGING", "MRI") says nothing clinical: the
+    # finding under it is cited on its own.
+    titles = frozenset() if queries.cite_section_titles else _section_titles()
     found: list[Indicator] = []
     for cite in query.cite:
         seen: set[tuple[str, str | None, str]] = set()
@@ -347,7 +361,7 @@ def _indicators(
             text = " ".join(str(ev.get("text", "")).split())
             assertion = str(ev.get("assertion", "affirmed"))
             key = (text.lower(), ev.get("section"), assertion)
-            if not text or key in seen:
+            if not text or key in seen or text.lower() in titles:
                 continue
             seen.add(key)
             found.append(

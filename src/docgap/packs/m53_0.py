@@ -9,7 +9,6 @@ produced by the generic machinery; the analyzer finds this class through the reg
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Annotated
 
@@ -58,9 +57,6 @@ GAP_FIELDS: dict[str, tuple[str, ...]] = {
     "documented_by_code_only": ("codes_written",),
 }
 
-# Where a section title ends (lexicons/common/sections.yml: a colon, a dash or the line end).
-_TITLE_END = re.compile(r"[ \t]*(?:[:\-\u2013\u2014]|\r?\n|$)")
-
 # The flag of a mention that is the code written without words (named_syndrome.yml).
 CODE_ONLY_FLAG = "code_only"
 
@@ -89,7 +85,6 @@ class M530Parameters(BaseModel):
     performed_qualifier: str
     treated_levels_record_treatment: bool
     planned_qualifier: str
-    section_titles_are_findings: bool
     competing_diagnoses: dict[str, str | None]
 
     @field_validator("highest_subluxation_level")
@@ -177,7 +172,6 @@ class M530Pack:
         self._performed = params.performed_qualifier
         self._treated_levels_record = params.treated_levels_record_treatment
         self._planned = params.planned_qualifier
-        self._titles_are_findings = params.section_titles_are_findings
         self._subluxation_is_finding = params.subluxation_is_cervical_finding
         self._attribution_sections = frozenset(params.attribution_sections)
         self._tied_to_neck = frozenset(params.tied_to_neck_qualifiers)
@@ -398,9 +392,6 @@ class M530Pack:
     ) -> Decision:
         """Status, would-code, elements, gaps and evidence for one note."""
         found = Findings()
-        every = mentions
-        if not self._titles_are_findings:
-            mentions = self._not_titles(found, mentions, sections, text)
         for label in ("named_syndrome", "cranial_symptoms", "cervical_findings"):
             self._simple(found, mentions, label)
         for label in ("upper_extremity", "autonomic"):
@@ -438,7 +429,7 @@ class M530Pack:
         gaps = self._gaps_for(
             status, would_code, elements, chiropractic, found, mentions, levels, query
         )
-        evidence = self._evidence(found, every)
+        evidence = self._evidence(found, mentions)
         return Decision(status, would_code, elements, chiropractic, gaps, evidence, query)
 
     def _status(
@@ -459,25 +450,6 @@ class M530Pack:
         if el["named_syndrome"]:
             return "at_risk", self.code
         return "downcode", self._codes["default_downcode"]
-
-    @staticmethod
-    def _not_titles(
-        found: Findings, mentions: list[Mention], sections: list[Section], text: str
-    ) -> list[Mention]:
-        """The mentions that are not a section's title ("IMAGING:", "Neck -").
-
-        A section starts at its title, and a title ends at a colon, a dash or the end of its
-        line (sections.yml); a mention that starts there and ends at that mark is the heading
-        word itself, not a finding (parameters.section_titles_are_findings).
-        """
-        starts = {s.start for s in sections}
-        kept = []
-        for m in mentions:
-            if m.start in starts and _TITLE_END.match(text, m.end):
-                found.reject(m, "a section title, not a finding")
-            else:
-                kept.append(m)
-        return kept
 
     def _competing_diagnosis(self, mentions: list[Mention]) -> Mention | None:
         """The competing diagnosis the note's own assessment names (spec section 3, rule 5).
