@@ -631,3 +631,38 @@ def test_5000_notes_split_into_parts_of_bounded_size(
         f"5,000 notes: one page {single:,} B; index {sizes[INDEX_NAME]:,} B; "
         f"largest of {len(parts)} parts {max(parts):,} B"
     )
+# ------------------------------------------------------------------ what a draft never says
+_UNCERTAIN_CERVICOGENIC = (
+    "HPI: Neck pain and pressure at the back of the head for two months.\n"
+    "EXAM: Suboccipital tenderness; extension reduced.\n"
+    "IMAGING: MRI cervical spine shows C2-C3 facet arthropathy.\n"
+    "ASSESSMENT: Possible cervicogenic headache versus occipital neuralgia.\n"
+)
+
+
+def test_a_draft_never_offers_back_a_diagnosis_the_provider_wrote(analyzer) -> None:
+    record = analyzer.analyze(_UNCERTAIN_CERVICOGENIC, note_id="q1").to_dict()
+    (draft,) = draft_queries(record)
+    assert "Cervicogenic headache" not in draft.options
+    assert check_query(draft.text) == []
+    unwritten = record | {
+        "evidence": [e for e in record["evidence"] if e["concept"] != "cervicogenic_headache"]
+    }
+    assert "Cervicogenic headache" in draft_queries(unwritten)[0].options
+
+
+def test_a_draft_never_cites_a_section_title(analyzer) -> None:
+    record = analyzer.analyze(_UNCERTAIN_CERVICOGENIC, note_id="q2").to_dict()
+    (draft,) = draft_queries(record)
+    quoted = {i.text.lower() for i in draft.indicators}
+    assert "imaging" not in quoted and "mri cervical spine" in quoted
+    assert any(e["text"] == "IMAGING" and e["counted"] for e in record["evidence"])
+
+
+def test_conditional_options_alone_cannot_make_a_query(tmp_path: Path) -> None:
+    def only_conditional(data: dict[str, Any]) -> None:
+        for option in data["queries"][0]["options"]:
+            option["unless_written"] = ["cervicogenic_headache"]
+
+    with pytest.raises(QueryFileError, match="on every note"):
+        load_queries(_query_file(tmp_path, only_conditional))

@@ -7,16 +7,19 @@ in what the NLP finds.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterable
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
-from docgap.nlp.levels import LevelMention
+from docgap.nlp.levels import LevelMention, index_of
 from docgap.nlp.mentions import Mention
 from docgap.packs.base import Decision
 from docgap.packs.m53_0 import M530Pack
 from docgap.packs.registry import get_pack_class
-from docgap.rules.lexicon import load_lexicon
+from docgap.rules.lexicon import LexiconError, load_lexicon
 
 
 @pytest.fixture(scope="module")
@@ -229,3 +232,163 @@ def test_evidence_is_reported_under_the_pack_yml_element(pack: M530Pack) -> None
     study = next(e for e in decision.evidence if e.label == "imaging_study")
     assert study.element == "imaging"
     assert not study.counted and study.reason == "no abnormal result stated"
+
+
+# ------------------------------------------------------------------ competing diagnoses
+@pytest.mark.parametrize(
+    ("flag", "code"),
+    [
+        ("competing_cervicogenic_headache", "G44.86"),
+        ("competing_neck_strain", "S16.1-"),
+        ("competing_cervical_sprain", "S13.4-"),
+        ("competing_whiplash", "S13.4-"),
+        ("competing_headache_disorder", "M54.2"),
+    ],
+)
+def test_row5_competing_diagnosis_in_the_assessment_sets_the_code_and_ends_the_query(
+    pack: M530Pack, flag: str, code: str
+) -> None:
+    competing = mention("competing_diagnosis", "dx", flags=[flag], section="assessment")
+    decision = decide(pack, mention(*CRANIAL), mention(*NECK), competing)
+    assert (decision.status, decision.would_code) == ("downcode", code)
+    assert not decision.query_opportunity
+    assert "query_opportunity" not in gap_keys(decision)
+
+
+@pytest.mark.parametrize(
+    ("section", "assertion"),
+    [
+        ("history_of_present_illness", "affirmed"),
+        ("assessment", "uncertain"),
+        ("assessment", "negated"),
+        ("assessment", "family"),
+    ],
+)
+def test_row5_competing_diagnosis_outside_the_assessment_or_not_affirmed_is_none(
+    pack: M530Pack, section: str, assertion: str
+) -> None:
+    competing = mention(
+        "competing_diagnosis",
+        "neck strain",
+        flags=["competing_neck_strain"],
+        section=section,
+        assertion=assertion,
+    )
+    decision = decide(pack, mention(*CRANIAL), mention(*NECK), competing)
+    assert decision.would_code == "M54.2" and decision.query_opportunity
+
+
+def test_row5_the_first_competing_flag_listed_wins(pack: M530Pack) -> None:
+    headache = mention(
+        "cervicogenic_headache",
+        "cervicogenic headache",
+        flags=["competing_cervicogenic_headache"],
+        section="assessment",
+    )
+    sprain = mention(
+        "competing_diagnosis",
+        "cervical sprain",
+        flags=["competing_cervical_sprain"],
+        section="assessment",
+    )
+    assert decide(pack, mention(*NECK), headache, sprain).would_code == "S13.4-"
+
+
+def test_competing_diagnosis_does_not_change_a_named_syndrome(pack: M530Pack) -> None:
+    competing = mention(
+        "competing_diagnosis",
+        "neck strain",
+        flags=["competing_neck_strain"],
+        section="assessment",
+    )
+    decision = decide(pack, mention(*NAMED), mention(*CRANIAL), mention(*NECK), competing)
+    assert (decision.status, decision.would_code) == ("supported", "M53.0")
+
+
+# ------------------------------------------------------------------ code only
+def test_a_bare_code_names_nothing_and_gets_its_own_gap(pack: M530Pack) -> None:
+    code = mention("named_syndrome", "M53.0", flags=["code_only"], section="assessment")
+    decision = decide(pack, mention(*NECK), code)
+    assert decision.status == "downcode" and not decision.elements["named_syndrome"]
+    keys = gap_keys(decision)
+    assert "documented_by_code_only" in keys and "missing_named_syndrome" not in keys
+    gap = next(g for g in decision.gaps if g.key == "documented_by_code_only")
+    assert "M53.0" in gap.message and "in words" in gap.message
+    bare = next(e for e in decision.evidence if e.text == "M53.0")
+    assert not bare.counted and bare.reason == "a code without diagnostic words names nothing"
+
+
+def test_a_code_beside_the_words_is_no_gap(pack: M530Pack) -> None:
+    code = mention("named_syndrome", "M53.0", flags=["code_only"])
+    decision = decide(pack, mention(*NAMED), mention(*CRANIAL), mention(*NECK), code)
+    assert decision.status == "supported"
+    assert "documented_by_code_only" not in gap_keys(decision)
+
+
+# ------------------------------------------------------------------ pack.yml validation
+def _pack_yml_with(tmp_path: Path, old: str, new: str) -> Path:
+    root = tmp_path / "lexicons"
+    shutil.copytree(load_lexicon().root, root)
+    pack_yml = root / "packs" / "m53.0" / "pack.yml"
+    text = pack_yml.read_text(encoding="utf-8")
+    assert old in text
+    pack_yml.write_text(text.replace(old, new), encoding="utf-8")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        (
+            "    competing_neck_strain: neck_muscle_strain",
+            "    competing_neck_strian: neck_muscle_strain",
+            "'competing_neck_strian' is not declared",
+        ),
+        (
+            "    competing_neck_strain: neck_muscle_strain",
+            "    competing_neck_strain: neck_strain",
+            "'neck_strain' is not a role",
+        ),
+    ],
+)
+def test_competing_diagnoses_must_name_declared_flags_and_code_roles(
+    tmp_path: Path, old: str, new: str, says: str
+) -> None:
+    root = _pack_yml_with(tmp_path, old, new)
+    with pytest.raises(LexiconError, match=says):
+        M530Pack(load_lexicon(root))
+
+
+# ------------------------------------------------------------------ chiropractic daily notes
+def _treatment(*, qualifiers: frozenset[str] = frozenset(), levels: bool = True) -> Mention:
+    atlas = index_of("C1")
+    assert atlas is not None
+    stated = (LevelMention(0, 2, "C1", atlas, atlas),) if levels else ()
+    m = mention("chiropractic_treatment", "CMT", flags=["explicit"], section="plan")
+    return replace(m, qualifiers=qualifiers, levels=stated)
+
+
+def test_a_treatment_line_naming_levels_in_the_plan_records_todays_cmt(pack: M530Pack) -> None:
+    assert decide(pack, mention(*NECK), _treatment()).chiropractic
+
+
+def test_a_treatment_in_the_plan_without_levels_or_scheduled_later_is_planned(
+    pack: M530Pack,
+) -> None:
+    assert not decide(pack, mention(*NECK), _treatment(levels=False)).chiropractic
+    later = _treatment(qualifiers=frozenset({"PLANNED_LATER"}))
+    decision = decide(pack, mention(*NECK), later)
+    assert not decision.chiropractic
+    cmt = next(e for e in decision.evidence if e.label == "chiropractic_treatment")
+    assert cmt.reason == "planned (plan section), not performed this visit"
+
+
+def test_row5_the_injury_named_in_words_wins_over_whiplash(pack: M530Pack) -> None:
+    strain = mention(
+        "competing_diagnosis",
+        "cervical strain",
+        flags=["competing_neck_strain"],
+        section="assessment",
+    )
+    whiplash = mention("etiology", "whiplash", flags=["competing_whiplash"], section="assessment")
+    assert decide(pack, mention(*NECK), whiplash, strain).would_code == "S16.1-"

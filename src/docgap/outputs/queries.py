@@ -59,10 +59,21 @@ class CiteDef(_Strict):
 
 
 class OptionDef(_Strict):
-    """A clinical option; ``if_concepts`` limits it to notes where one of them counts."""
+    """A clinical option; ``if_concepts`` limits it to notes where one of them counts.
+
+    ``unless_written`` drops it from notes that already mention one of those concepts
+    (whatever the assertion): offering back a diagnosis the provider wrote, or considered
+    and set aside, leads rather than clarifies.
+    """
 
     text: str = Field(min_length=1)
     if_concepts: list[str] = Field(default_factory=list)
+    unless_written: list[str] = Field(default_factory=list)
+
+    @property
+    def always(self) -> bool:
+        """Whether the option is offered on every note the query is drafted for."""
+        return not self.if_concepts and not self.unless_written
 
 
 class QueryDef(_Strict):
@@ -113,6 +124,7 @@ class QueryFile(_Strict):
     min_clinical_options: int = Field(default=2, ge=1)
     option_marker: str = Field(min_length=1)
     max_indicators: int = Field(default=8, ge=1)
+    cite_section_titles: bool = False
     layout: str
     queries: list[QueryDef]
     leading_language: list[LeadingRule] = Field(min_length=1)
@@ -138,6 +150,18 @@ class QueryFile(_Strict):
         keys = [q.key for q in self.queries]
         if len(set(keys)) != len(keys):
             raise ValueError("two queries share a key")
+        return self
+
+    @model_validator(mode="after")
+    def _enough_options_on_every_note(self) -> QueryFile:
+        # Conditional options may all drop out: the unconditional ones alone must be enough.
+        for query in self.queries:
+            always = sum(o.always for o in query.options)
+            if always < self.min_clinical_options:
+                raise ValueError(
+                    f"query {query.key!r} offers {always} option(s) on every note; "
+                    f"min_clinical_options is {self.min_clinical_options}"
+                )
         return self
 
     def compiled_rules(self) -> list[tuple[re.Pattern[str], str]]:
@@ -242,7 +266,7 @@ def _check_references(queries: QueryFile, lexicon: Lexicon, path: Path) -> None:
             if unknown:
                 raise QueryFileError(f"{where}: unknown concepts {unknown}")
         for option in query.options:
-            unknown = sorted(set(option.if_concepts) - concepts)
+            unknown = sorted({*option.if_concepts, *option.unless_written} - concepts)
             if unknown:
                 raise QueryFileError(f"{where}: option names unknown concepts {unknown}")
 
@@ -306,10 +330,23 @@ def _when(record: Mapping[str, Any], queries: QueryFile) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def _section_titles() -> frozenset[str]:
+    """Every section title of the shipped rules (lexicons/common/sections.yml), lower case."""
+    return frozenset(
+        " ".join(title.lower().split())
+        for section in load_lexicon().sections.sections
+        for title in section.titles
+    )
+
+
 def _indicators(
     record: Mapping[str, Any], query: QueryDef, queries: QueryFile
 ) -> tuple[Indicator, ...]:
     when = _when(record, queries)
+    # A mention that is only a heading word ("IMAGING", "MRI") says nothing clinical: the
+    # finding under it is cited on its own.
+    titles = frozenset() if queries.cite_section_titles else _section_titles()
     found: list[Indicator] = []
     for cite in query.cite:
         seen: set[tuple[str, str | None, str]] = set()
@@ -324,7 +361,7 @@ def _indicators(
             text = " ".join(str(ev.get("text", "")).split())
             assertion = str(ev.get("assertion", "affirmed"))
             key = (text.lower(), ev.get("section"), assertion)
-            if not text or key in seen:
+            if not text or key in seen or text.lower() in titles:
                 continue
             seen.add(key)
             found.append(
@@ -355,6 +392,7 @@ def draft_queries(record: Mapping[str, Any], queries: QueryFile | None = None) -
     counted_concepts = {
         ev.get("concept") for ev in record.get("evidence") or () if ev.get("counted")
     }
+    written_concepts = {ev.get("concept") for ev in record.get("evidence") or ()}
     drafts = []
     for query in queries.queries:
         if query.gap not in gap_keys or status not in query.statuses:
@@ -364,7 +402,8 @@ def draft_queries(record: Mapping[str, Any], queries: QueryFile | None = None) -
             *(
                 o.text
                 for o in query.options
-                if not o.if_concepts or counted_concepts & set(o.if_concepts)
+                if (not o.if_concepts or counted_concepts & set(o.if_concepts))
+                and not written_concepts & set(o.unless_written)
             ),
             *queries.required_options,
         )

@@ -54,7 +54,11 @@ GAP_FIELDS: dict[str, tuple[str, ...]] = {
     "chiropractic_pairing": ("m99", "m99_description", "levels"),
     "redirect": ("would_code", "would_code_description"),
     "uncertain_syndrome": ("assertion",),
+    "documented_by_code_only": ("codes_written",),
 }
+
+# The flag of a mention that is the code written without words (named_syndrome.yml).
+CODE_ONLY_FLAG = "code_only"
 
 
 def __getattr__(name: str) -> tuple[str, ...]:
@@ -79,6 +83,9 @@ class M530Parameters(BaseModel):
     tied_to_neck_qualifiers: list[str]
     narrative_sections: list[str]
     performed_qualifier: str
+    treated_levels_record_treatment: bool
+    planned_qualifier: str
+    competing_diagnoses: dict[str, str | None]
 
     @field_validator("highest_subluxation_level")
     @classmethod
@@ -112,6 +119,35 @@ class M530Pack:
         if missing:
             raise LexiconError(f"{where}: codes lacks the roles {missing}")
         self._codes = dict(pack.codes)
+        for flag, role in params.competing_diagnoses.items():
+            if flag not in pack.flags:
+                raise LexiconError(
+                    f"{where}: parameters/competing_diagnoses: flag {flag!r} is not declared "
+                    "(flags:)"
+                )
+            if role is not None and role not in pack.codes:
+                raise LexiconError(
+                    f"{where}: parameters/competing_diagnoses/{flag}: {role!r} is not a role "
+                    "of codes:"
+                )
+        self._competing = dict(params.competing_diagnoses)
+        categories = {group.category for group in lexicon.context.rules}
+        for key in ("performed_qualifier", "planned_qualifier"):
+            if getattr(params, key) not in categories:
+                raise LexiconError(
+                    f"{where}: parameters/{key}: {getattr(params, key)!r} is not a category "
+                    "of any context rule"
+                )
+        # The rejecting qualifiers of each competing concept (its requires_any is left out:
+        # it says when the mention is also a symptom, not whether the diagnosis is named).
+        self._competing_rules = {
+            (target.label, concept.concept): (
+                frozenset({*target.rejected_by, *concept.rejected_by}),
+                frozenset({*target.rescued_by, *concept.rescued_by}),
+            )
+            for target, concept in lexicon.concepts()
+            if set(concept.flags) & self._competing.keys()
+        }
         self._counts = {name: tuple(el.counts) for name, el in pack.elements.items()}
         gate = RegionGate(lexicon.levels.region.name, lexicon.levels.region.outside)
         self._gate = gate
@@ -133,6 +169,8 @@ class M530Pack:
         self._report_reach = params.imaging_report_reach
         self._future_sections = frozenset(params.future_sections)
         self._performed = params.performed_qualifier
+        self._treated_levels_record = params.treated_levels_record_treatment
+        self._planned = params.planned_qualifier
         self._subluxation_is_finding = params.subluxation_is_cervical_finding
         self._attribution_sections = frozenset(params.attribution_sections)
         self._tied_to_neck = frozenset(params.tied_to_neck_qualifiers)
@@ -149,6 +187,8 @@ class M530Pack:
             if m.label != label and also not in m.flags:
                 continue
             reason = count_or_reject(m, self._counts[label], self._gates[label])
+            if reason is None and CODE_ONLY_FLAG in m.flags:
+                reason = "a code without diagnostic words names nothing"
             if reason is None:
                 found.add(label, m)
             else:
@@ -272,12 +312,21 @@ class M530Pack:
                 m.section in self._future_sections
                 and "billed" not in m.flags
                 and self._performed not in m.qualifiers
+                and not self._records_treatment_given(m)
             ):
                 found.reasons[id(m)] = f"planned ({m.section} section), not performed this visit"
             elif "explicit" in m.flags or provider:
                 found.add("chiropractic", m)
             else:
                 found.reasons[id(m)] = "manipulation not documented as chiropractic"
+
+    def _records_treatment_given(self, m: Mention) -> bool:
+        """A treatment line naming the levels treated, not scheduled for later (spec 1).
+
+        "P: CMT diversified to C1 and C2" records what was done; "continue CMT 2x/week"
+        plans it (parameters.treated_levels_record_treatment, planned_qualifier).
+        """
+        return self._treated_levels_record and bool(m.levels) and self._planned not in m.qualifiers
 
     def _attribute(self, found: Findings, mentions: list[Mention]) -> None:
         """Drop symptoms the note explains by another cause (spec section 2)."""
@@ -365,8 +414,16 @@ class M530Pack:
             elements["subluxation_level"] = True
         chiropractic = found.has("chiropractic")
         status, would_code = self._status(elements, chiropractic, found)
+        competing = self._competing_diagnosis(mentions)
+        if status == "downcode" and competing is not None:
+            role = self._competing[next(f for f in self._competing if f in competing.flags)]
+            if role is not None:
+                would_code = self._codes[role]
         query = (
-            status == "downcode" and elements["cranial_symptoms"] and elements["cervical_findings"]
+            status == "downcode"
+            and elements["cranial_symptoms"]
+            and elements["cervical_findings"]
+            and competing is None
         )
         gaps = self._gaps_for(
             status, would_code, elements, chiropractic, found, mentions, levels, query
@@ -392,6 +449,35 @@ class M530Pack:
         if el["named_syndrome"]:
             return "at_risk", self.code
         return "downcode", self._codes["default_downcode"]
+
+    def _competing_diagnosis(self, mentions: list[Mention]) -> Mention | None:
+        """The competing diagnosis the note's own assessment names (spec section 3, rule 5).
+
+        Affirmed, in an attribution section, carrying a ``competing_diagnoses`` flag; with
+        several, the one whose flag comes first in that parameter. An uncertain, negated or
+        reported diagnosis, or one outside the assessment, competes with nothing.
+        """
+        named = [
+            m
+            for m in mentions
+            if m.section in self._attribution_sections
+            and m.flags & self._competing.keys()
+            and self._names_diagnosis(m)
+        ]
+        for flag in self._competing:
+            for m in named:
+                if flag in m.flags:
+                    return m
+        return None
+
+    def _names_diagnosis(self, m: Mention) -> bool:
+        """Affirmed and not rejected by its concept's qualifiers (e.g. only reported)."""
+        if m.assertion != "affirmed":
+            return False
+        rejected_by, rescued_by = self._competing_rules.get(
+            (m.label, m.concept), (frozenset(), frozenset())
+        )
+        return not (m.qualifiers & rejected_by and not m.qualifiers & rescued_by)
 
     def _redirect_code(self, found: Findings) -> str:
         radiculopathy = [m for m in found.of("upper_extremity") if "radiculopathy" in m.flags]
@@ -458,11 +544,26 @@ class M530Pack:
                 )
         if not el["named_syndrome"]:
             uncertain = [
-                m for m in mentions if m.label == "named_syndrome" and m.assertion == "uncertain"
+                m
+                for m in mentions
+                if m.label == "named_syndrome"
+                and m.assertion == "uncertain"
+                and CODE_ONLY_FLAG not in m.flags
             ]
             if uncertain:
                 gaps.append(self._gap("uncertain_syndrome", assertion=uncertain[0].text))
-        if status == "downcode":
+        code_only = [
+            m for m in mentions if CODE_ONLY_FLAG in m.flags and m.counts_as(("affirmed",))
+        ]
+        if code_only and not el["named_syndrome"]:
+            gaps.append(
+                self._gap(
+                    "documented_by_code_only",
+                    (self.code,),
+                    codes_written=", ".join(dict.fromkeys(m.text.upper() for m in code_only)),
+                )
+            )
+        if status == "downcode" and not (code_only and not el["named_syndrome"]):
             gaps.append(
                 self._gap(
                     "missing_named_syndrome",
