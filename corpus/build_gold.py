@@ -26,6 +26,8 @@ DEV = Path(__file__).resolve().parent / "dev"
 PARTS = DEV / "parts"
 ADJUDICATIONS = DEV / "adjudications.jsonl"
 GOLD = DEV / "gold.jsonl"
+SPEC_CHANGES_FILE = "spec_changes.jsonl"
+SPEC_CHANGE_NOTE = "Relabelled after the spec change of section 3 rule 5"
 MTSAMPLES_PREFIX = "mts-"
 STATUSES = ("supported", "at_risk", "downcode", "redirect", "not_applicable")
 
@@ -118,7 +120,9 @@ def first_labels(parts: Path = PARTS) -> list[dict[str, Any]]:
 
 
 def apply_adjudications(
-    notes: list[dict[str, Any]], adjudications: list[dict[str, Any]]
+    notes: list[dict[str, Any]],
+    adjudications: list[dict[str, Any]],
+    why: str = "Adjudicated after second labelling",
 ) -> list[dict[str, Any]]:
     """Apply each resolution to a copy of the notes; a stale record is an error."""
     by_id = {n["id"]: json.loads(json.dumps(n)) for n in notes}
@@ -133,16 +137,25 @@ def apply_adjudications(
         target[adj["field"]] = adj["resolved"]
         if adj["resolved"] != adj["first"]:
             note["rationale"] = (
-                f"{note.get('rationale', '')} [Adjudicated after second labelling: "
+                f"{note.get('rationale', '')} [{why}: "
                 f"{adj['field']} = {json.dumps(adj['resolved'])}. {adj['reason']}]"
             ).strip()
     return [by_id[n["id"]] for n in notes]
 
 
 def build(parts: Path = PARTS, adjudications: Path = ADJUDICATIONS) -> list[dict[str, Any]]:
-    """The gold notes: first labels with every adjudication applied."""
+    """The gold notes: first labels with every adjudication, then every spec change, applied.
+
+    ``spec_changes.jsonl`` (beside ``adjudications.jsonl``) holds labels changed because the
+    spec itself changed (same record format: id, field, first, resolved, reason); they are
+    applied after the adjudications, so the first labels stay as written.
+    """
     resolved = read_jsonl(adjudications) if adjudications.exists() else []
-    return apply_adjudications(first_labels(parts), resolved)
+    notes = apply_adjudications(first_labels(parts), resolved)
+    changes = adjudications.parent / SPEC_CHANGES_FILE
+    if changes.exists():
+        notes = apply_adjudications(notes, read_jsonl(changes), SPEC_CHANGE_NOTE)
+    return notes
 
 
 def dumps(notes: list[dict[str, Any]]) -> str:
