@@ -518,3 +518,31 @@ def test_resume_appends_without_duplicates(cli: Any, tmp_path: Path) -> None:
 def test_resume_needs_a_jsonl_file(cli: Any) -> None:
     result = cli(["scan", str(EXAMPLES), "--resume", "--format", "csv"])
     assert result.exit_code == 2
+
+
+
+class _ConfidentInSupported:
+    """A review-model stand-in that is surest of supported notes (the old --sort put them first)."""
+
+    def predict_report(self, report: docgap.NoteReport, text: str) -> dict[str, Any]:
+        score = 0.99 if report.status == "supported" else 0.5
+        return {"score": score, "review": False, "status_probabilities": None, "top_features": []}
+
+
+def test_scan_sort_score_is_review_priority(
+    cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``scan --sort score`` lists notes as ``worklist --all`` does, most urgent first."""
+    monkeypatch.setattr(docgap.default_analyzer(), "model", _ConfidentInSupported())
+    result = cli(["scan", str(EXAMPLES), "--sort", "score", "-q"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    order = [r["note_id"] for r in records]
+    assert sorted(order) == sorted(p.stem for p in EXAMPLES.glob("*.txt"))
+    items, _ = build_worklist(records, include_all=True)
+    assert order == [item.note_id for item in items]
+    ranks = [_expected_rank(r) for r in records]
+    actionable = [k for k in ranks if k is not None]
+    assert actionable == sorted(actionable) and actionable[0] == 0  # at_risk first
+    assert ranks[: len(actionable)] == actionable  # before every note not to act on
+    assert records[-1]["status"] in ("supported", "not_applicable")
