@@ -520,7 +520,6 @@ def test_resume_needs_a_jsonl_file(cli: Any) -> None:
     assert result.exit_code == 2
 
 
-
 class _ConfidentInSupported:
     """A review-model stand-in that is surest of supported notes (the old --sort put them first)."""
 
@@ -529,9 +528,7 @@ class _ConfidentInSupported:
         return {"score": score, "review": False, "status_probabilities": None, "top_features": []}
 
 
-def test_scan_sort_score_is_review_priority(
-    cli: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_scan_sort_score_is_review_priority(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """``scan --sort score`` lists notes as ``worklist --all`` does, most urgent first."""
     monkeypatch.setattr(docgap.default_analyzer(), "model", _ConfidentInSupported())
     result = cli(["scan", str(EXAMPLES), "--sort", "score", "-q"])
