@@ -518,3 +518,66 @@ def test_resume_appends_without_duplicates(cli: Any, tmp_path: Path) -> None:
 def test_resume_needs_a_jsonl_file(cli: Any) -> None:
     result = cli(["scan", str(EXAMPLES), "--resume", "--format", "csv"])
     assert result.exit_code == 2
+
+
+class _ConfidentInSupported:
+    """A review-model stand-in that is surest of supported notes (the old --sort put them first)."""
+
+    def predict_report(self, report: docgap.NoteReport, text: str) -> dict[str, Any]:
+        score = 0.99 if report.status == "supported" else 0.5
+        return {"score": score, "review": False, "status_probabilities": None, "top_features": []}
+
+
+def test_scan_sort_score_is_review_priority(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``scan --sort score`` lists notes as ``worklist --all`` does, most urgent first."""
+    monkeypatch.setattr(docgap.default_analyzer(), "model", _ConfidentInSupported())
+    result = cli(["scan", str(EXAMPLES), "--sort", "score", "-q"])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    order = [r["note_id"] for r in records]
+    assert sorted(order) == sorted(p.stem for p in EXAMPLES.glob("*.txt"))
+    items, _ = build_worklist(records, include_all=True)
+    assert order == [item.note_id for item in items]
+    ranks = [_expected_rank(r) for r in records]
+    actionable = [k for k in ranks if k is not None]
+    assert actionable == sorted(actionable) and actionable[0] == 0  # at_risk first
+    assert ranks[: len(actionable)] == actionable  # before every note not to act on
+    assert records[-1]["status"] in ("supported", "not_applicable")
+
+
+_WHO_COLUMNS = {
+    "patient_id": ["P-1", "P-2"],
+    "encounter_id": ["E-10", "E-20"],
+    "date_of_service": ["2024-03-08", "2024-03-09"],
+    "provider": ["Dr A", "Dr B"],
+    "payer": ["Medicare", "Aetna"],
+}
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_table_columns_for_assigning_work_reach_the_jsonl_meta(
+    cli: Any, tmp_path: Path, suffix: str
+) -> None:
+    """Patient, encounter, date, provider and payer columns come through as ``meta``."""
+    import pyarrow as pa
+
+    texts = [(EXAMPLES / "01-supported-neurology.txt").read_text(encoding="utf-8"), "Neck pain."]
+    table = pa.table({"note_id": ["n1", "n2"], "text": texts, **_WHO_COLUMNS})
+    path = tmp_path / f"notes{suffix}"
+    if suffix == ".csv":
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(table.column_names)
+            writer.writerows(zip(*(table[c].to_pylist() for c in table.column_names), strict=True))
+    else:
+        pq.write_table(table, path)
+    out = tmp_path / "r.jsonl"
+    result = cli(["scan", str(path), "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["note_id"] for r in records] == ["n1", "n2"]
+    for i, record in enumerate(records):
+        assert {k: record["meta"].get(k) for k in _WHO_COLUMNS} == {
+            k: v[i] for k, v in _WHO_COLUMNS.items()
+        }
+        assert "text" not in record["meta"] and "note_id" not in record["meta"]

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 
 import docgap
+from conftest import CliCall
 from docgap.inputs.fhir import (
     FhirError,
+    context_meta,
     document_reference,
     looks_like_fhir,
     parse_resource,
@@ -171,6 +173,7 @@ def test_unusable_document_becomes_an_error_record(contents: list[dict], fragmen
     assert record.text is None
     assert record.error is not None and fragment in record.error
     assert "SECRET" not in record.error
+    assert "klingon" not in record.error  # the charset as given is an input value
 
 
 def test_bundle_entries_each_reported_once() -> None:
@@ -212,12 +215,19 @@ def test_bundle_entries_each_reported_once() -> None:
         (b"\xff\xfe{}", "malformed JSON: not valid UTF-8"),
         (b"\xef\xbb\xbf[]", "JSON list"),  # a UTF-8 BOM is allowed
         (b"[1, 2]", "JSON list"),
-        (json.dumps({"resourceType": "Patient", "id": "p", "text": SECRET}).encode(), "'Patient'"),
+        (
+            json.dumps({"resourceType": "Patient", "id": "p", "text": SECRET}).encode(),
+            "resourceType is another resource type",
+        ),
+        (json.dumps({"resourceType": 7}).encode(), "resourceType is a JSON int"),
         (json.dumps({"text": SECRET}).encode(), "resourceType is missing"),
         (json.dumps(_doc("d", _attachment(SECRET.encode()), status=None)).encode(), "status"),
         (json.dumps(_doc("d", _attachment(b"x"), note=SECRET)).encode(), "note: Extra inputs"),
         (json.dumps(_bundle([document_reference("d", SECRET)], type=None)).encode(), "type"),
-        (json.dumps(_bundle([{"resourceType": "Patient", "id": "p"}])).encode(), "Patient x1"),
+        (
+            json.dumps(_bundle([{"resourceType": "Patient", "id": "p"}])).encode(),
+            "Bundle holds no DocumentReference (1 other entry)",
+        ),
         (json.dumps(_bundle([])).encode(), "no entries"),
         (
             json.dumps({"resourceType": "Bundle", "type": "collection", "entry": {}}).encode(),
@@ -230,6 +240,7 @@ def test_unusable_resource(payload: bytes, fragment: str, tmp_path: Path) -> Non
     assert record.text is None and record.error is not None
     assert fragment in record.error
     assert "SECRET" not in record.error
+    assert "Patient" not in record.error  # no input value, not even the resourceType
     path = tmp_path / "upload.json"
     path.write_bytes(payload)
     (from_file,) = read_fhir_path(path)
@@ -274,3 +285,67 @@ def test_looks_like_fhir(tmp_path: Path, name: str, content: str, expected: bool
 
 def test_looks_like_fhir_on_a_folder_is_false(tmp_path: Path) -> None:
     assert looks_like_fhir(tmp_path) is False
+
+
+# -- who and when: subject, context and author into meta --------------------------------------
+
+_CONTEXT: dict[str, Any] = {
+    "subject": {"reference": "Patient/p-17", "display": "SECRET Name"},
+    "author": [{"reference": "Practitioner/dr-4"}, {"reference": "Practitioner/other"}],
+    "date": "2024-03-09T16:00:00Z",
+    "context": {
+        "encounter": [{"reference": "Encounter/e-88"}],
+        "period": {"start": "2024-03-08", "end": "2024-03-08"},
+    },
+}
+_WHO = {
+    "patient": "Patient/p-17",
+    "encounter": "Encounter/e-88",
+    "date_of_service": "2024-03-08",
+    "author": "Practitioner/dr-4",
+}
+
+
+def test_subject_context_and_author_become_meta() -> None:
+    doc = document_reference("d", "Neck pain.") | _CONTEXT
+    (record,) = parse_resource(doc).records
+    assert record.meta == _WHO
+    (entry,) = parse_resource(_bundle([doc]), meta={"source": "x.json"}).records
+    assert entry.meta == _WHO | {"source": "x.json"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({}, {}),
+        (
+            {"subject": {"identifier": {"system": "urn:mrn", "value": "MRN-5"}}},
+            {"patient": "MRN-5"},
+        ),
+        ({"subject": {"display": "Pat"}}, {"patient": "Pat"}),
+        ({"date": "2024-01-02T09:00:00Z"}, {"date_of_service": "2024-01-02T09:00:00Z"}),
+        ({"context": {"period": {"end": "2024-01-03"}}}, {"date_of_service": "2024-01-03"}),
+        ({"context": {"encounter": []}}, {}),
+    ],
+)
+def test_context_meta_reads_what_is_there(fields: dict[str, Any], expected: dict) -> None:
+    doc = document_reference("d", "Neck pain.") | fields
+    assert context_meta(doc) == expected
+    assert parse_resource(doc).records[0].meta == expected
+
+
+def test_context_meta_reaches_the_jsonl_report(cli: CliCall, tmp_path: Path) -> None:
+    path = tmp_path / "doc.json"
+    path.write_text(
+        json.dumps(document_reference("d-1", NOTES["01-supported-neurology"]) | _CONTEXT)
+    )
+    out = tmp_path / "r.jsonl"
+    assert cli(["scan", str(path), "-q", "-o", str(out)]).exit_code == 0
+    (record,) = [json.loads(line) for line in out.read_text().splitlines()]
+    assert record["meta"] == _WHO | {"source": str(path)}
+
+
+def test_an_invalid_document_keeps_its_context_meta() -> None:
+    bad = _doc("bad", _attachment(b"x"), description=7) | {"subject": {"reference": "Patient/9"}}
+    (record,) = parse_resource(_bundle([bad])).records
+    assert record.error is not None and record.meta == {"patient": "Patient/9"}

@@ -33,6 +33,7 @@ class Require(str, enum.Enum):
 
     supported = "supported"
     not_downcode = "not-downcode"
+    no_required_gaps = "no-required-gaps"
 
 
 class VerdictFormat(str, enum.Enum):
@@ -62,9 +63,22 @@ def check(
         typer.Option(
             "--require",
             "-r",
-            help="supported: status supported; not-downcode: any status but downcode.",
+            help=(
+                "supported: status supported; not-downcode: any status but downcode; "
+                "no-required-gaps: no gap of severity required, whatever the status."
+            ),
         ),
     ] = Require.supported,
+    confident: Annotated[
+        bool,
+        typer.Option(
+            "--confident",
+            help=(
+                "Also fail notes the review model flags for review, or that have no score "
+                "because no review model is loaded."
+            ),
+        ),
+    ] = False,
     fmt: Annotated[VerdictFormat, typer.Option("--format", "-f", help="Verdict format.")] = (
         VerdictFormat.text
     ),
@@ -82,14 +96,16 @@ def check(
         sources = open_sources(inputs, fmt=input_format.value, id_col=id_col, text_col=text_col)
     except InputError as exc:
         _fail(str(exc))
-    gate = Gate(require.value)
+    gate = Gate(require.value, confident)
     with _internal_errors(lambda: f"{gate.total} notes checked", expected=(InputError,)):
         analyzer = _default_analyzer()
         records, _ = _records(sources, peek_meta=False)
         for record in records:
             verdict = analyze_one(analyzer, record)
             gate.add(verdict)
-            typer.echo(format_verdict(verdict, fmt.value, require=require.value))
+            typer.echo(
+                format_verdict(verdict, fmt.value, require=require.value, confident=confident)
+            )
     if gate.total == 0:
         _no_notes(sources)
     if not quiet:

@@ -105,8 +105,9 @@ def scan(
         SortKey | None,
         typer.Option(
             "--sort",
-            help="score: the worklist in review order (highest probability of M53.0 first; "
-            "needs the review model; the output is written at the end).",
+            help="score: review priority, the order of `docgap worklist` (at_risk, query "
+            "downcodes, redirects, other downcodes, then the rest; needs the review model; "
+            "the output is written at the end).",
         ),
     ] = None,
     review_only: Annotated[
@@ -377,10 +378,31 @@ def _resume(
 def _review_order(
     reports: Iterable[NoteReport], sort: SortKey | None, review_only: bool
 ) -> Iterator[NoteReport]:
-    """The worklist in review order: highest score first, ties and failures in input order."""
+    """The reports in review priority (``--sort score``), or only those flagged for review.
+
+    Review priority is the CDI worklist's order, from the worklist's own ranking
+    (:func:`docgap.outputs.worklist.build_worklist`), so ``scan --sort score`` and
+    ``docgap worklist --all`` list notes alike: ``at_risk``, query-opportunity downcodes,
+    redirects, other downcodes, then failed, supported and not_applicable notes. The ranking
+    is given only the fields it orders by, not the evidence (a scan may hold many reports).
+    """
     kept = [r for r in reports if not review_only or r.review or r.error is not None]
     if sort is SortKey.score:
-        kept.sort(key=lambda r: -r.score if r.score is not None else 1.0)
+        from docgap.outputs.worklist import build_worklist
+
+        ranked = (
+            {
+                "note_id": r.note_id,
+                "status": r.status,
+                "error": r.error,
+                "query_opportunity": r.query_opportunity,
+                "score": r.score,
+                "review": r.review,
+            }
+            for r in kept
+        )
+        items, _ = build_worklist(ranked, include_all=True)
+        kept = [kept[item.order] for item in items]
     return iter(kept)
 
 

@@ -15,7 +15,14 @@ Identifiers: ``note_id`` is the resource id; an entry without one falls back to 
 ``fullUrl``, then to ``<name>#entry-<n>``. A repeated id in one Bundle gets ``#<n>`` appended
 (and a warning), so every entry is reported exactly once under its own key.
 
-Messages name fields, positions and sizes, never the content (notes are PHI).
+Who and when (:func:`context_meta`): the DocumentReference's ``subject``, ``context``
+(encounter, period) and first ``author`` go into the record's ``meta`` as ``patient``,
+``encounter``, ``date_of_service`` and ``author``, so every report, the worklist and the
+HTML page can say whose note it is and when it was written: what a CDI specialist assigns
+and sorts work by.
+
+Messages name fields, positions, sizes and counts, never the content or any value of the
+input (notes and their resources are PHI): not the charset, not the resourceType.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ __all__ = [
     "FhirError",
     "FhirNotes",
     "MalformedJsonError",
+    "context_meta",
     "document_reference",
     "fhir_models",
     "looks_like_fhir",
@@ -139,15 +147,14 @@ def _decode(
         decoded = decode_bytes(data, max_chars)
         return decoded.text, decoded.error, decoded.warnings
     try:
-        codec = codecs.lookup(charset).name
+        name = codecs.lookup(charset).name  # Python's name for it, not the input's spelling
     except LookupError:
-        return None, f"unknown charset {charset[:40]!r} in the attachment's contentType", []
-    if codec == "utf-8":
-        codec = "utf-8-sig"  # a BOM is not part of the note
+        return None, "unknown charset in the attachment's contentType", []
+    codec = "utf-8-sig" if name == "utf-8" else name  # a BOM is not part of the note
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as exc:
-        return None, f"attachment is not valid {charset[:40]} (bad byte at offset {exc.start})", []
+        return None, f"attachment is not valid {name} (bad byte at offset {exc.start})", []
     prepared = prepare_text(text, max_chars)
     return prepared.text, prepared.error, prepared.warnings
 
@@ -155,6 +162,7 @@ def _decode(
 def _document(obj: dict[str, Any], note_id: str, max_chars: int, meta: dict[str, Any]) -> NoteInput:
     """One DocumentReference entry to one record; a problem becomes the record's error."""
     document_model, _ = fhir_models()
+    meta = context_meta(obj) | meta
     try:
         doc = _validate(document_model, obj, "DocumentReference", note_id)
     except FhirError as exc:
@@ -190,6 +198,45 @@ def _note(doc: Any, note_id: str, max_chars: int, meta: dict[str, Any]) -> NoteI
     data, charset = inline[0]
     text, error, decode_warnings = _decode(data, charset, max_chars)
     return NoteInput(note_id, text, error, warnings + decode_warnings, dict(meta))
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _reference(value: Any) -> str | None:
+    """A Reference as one string: its ``reference``, else its identifier, else its display."""
+    if isinstance(value, list):  # R4 context.encounter is a list: the first one
+        value = value[0] if value else None
+    if not isinstance(value, dict):
+        return None
+    identifier = value.get("identifier")
+    ident = _text(identifier.get("value")) if isinstance(identifier, dict) else None
+    return _text(value.get("reference")) or ident or _text(value.get("display"))
+
+
+def context_meta(obj: dict[str, Any]) -> dict[str, str]:
+    """Who and when a DocumentReference is about, as ``meta`` keys (absent ones left out).
+
+    ``patient`` from ``subject``; ``encounter`` from ``context.encounter`` (the first);
+    ``date_of_service`` from ``context.period.start`` (else its ``end``, else the
+    document's ``date``); ``author`` from ``author[0]``. Values are kept as written (a
+    reference such as ``Patient/123``, an ISO date), read from the JSON, not reformatted.
+    """
+    context = obj.get("context")
+    context = context if isinstance(context, dict) else {}
+    period = context.get("period")
+    period = period if isinstance(period, dict) else {}
+    authors = obj.get("author")
+    found = {
+        "patient": _reference(obj.get("subject")),
+        "encounter": _reference(context.get("encounter")),
+        "date_of_service": (
+            _text(period.get("start")) or _text(period.get("end")) or _text(obj.get("date"))
+        ),
+        "author": _reference(authors[0]) if isinstance(authors, list) and authors else None,
+    }
+    return {key: value for key, value in found.items() if value is not None}
 
 
 def _string_id(obj: dict[str, Any]) -> str | None:
@@ -254,7 +301,8 @@ def _bundle(obj: dict[str, Any], name: str, max_chars: int, meta: dict[str, Any]
             record.warnings.insert(0, warning)
         notes.records.append(record)
     if not notes.records:
-        found = ", ".join(f"{k} x{n}" for k, n in sorted(notes.skipped.items())) or "no entries"
+        count = sum(notes.skipped.values())
+        found = f"{count} other {'entry' if count == 1 else 'entries'}" if count else "no entries"
         raise FhirError(f"Bundle holds no DocumentReference ({found})", note_id=bundle_id)
     return notes
 
@@ -284,8 +332,14 @@ def parse_resource(
         note_id = _string_id(obj) or name
         document_model, _ = fhir_models()
         doc = _validate(document_model, obj, "DocumentReference", note_id)
+        meta = context_meta(obj) | meta
         return FhirNotes("DocumentReference", [_note(doc, note_id, max_chars, meta)])
-    shown = repr(kind[:60]) if isinstance(kind, str) else "missing"
+    if kind is None:
+        shown = "missing"
+    elif isinstance(kind, str):
+        shown = "another resource type"  # not echoed: the input's value
+    else:
+        shown = f"a JSON {type(kind).__name__}, not a string"
     raise FhirError(
         f"expected a FHIR DocumentReference or Bundle; resourceType is {shown}",
         note_id=_string_id(obj),

@@ -27,6 +27,14 @@ Requirements (``--require``):
     supports a different, more specific code such as M50.1-, M54.12 or M53.1, not a loss of
     specificity), and ``not_applicable`` passes (no cervical problem, nothing to downcode), so
     a pipeline can run every note through it.
+``no-required-gaps``
+    The note lacks nothing the spec requires: no gap of severity ``required``, whatever the
+    status. For a scribe that should finish the note before it is signed: ``recommended``
+    and ``optional`` gaps are still printed but do not fail it.
+
+``--confident`` (with any requirement) also fails a note the review model does not vouch
+for: one it flags for review (``review: true``), or one with no score because no review
+model is loaded, since then nobody has checked the rules' verdict. The verdict says which.
 """
 
 from __future__ import annotations
@@ -45,10 +53,12 @@ __all__ = [
     "EXIT_UNUSABLE",
     "FORMATS",
     "REQUIREMENTS",
+    "SHORTFALLS",
     "Gate",
     "check_exit_code",
     "format_verdict",
     "meets",
+    "shortfalls",
 ]
 
 EXIT_OK = 0
@@ -60,6 +70,17 @@ EXIT_SHORT = 4
 REQUIREMENTS: dict[str, frozenset[str]] = {
     "supported": frozenset({"supported"}),
     "not-downcode": frozenset(s for s in STATUSES if s != "downcode"),
+    # Every status passes on status; the note must have no required gap instead.
+    "no-required-gaps": frozenset(STATUSES),
+}
+_GAP_REQUIREMENTS = frozenset({"no-required-gaps"})
+
+# Why a note falls short, as the JSON verdict's ``shortfalls`` names them, and as text.
+SHORTFALLS: dict[str, str] = {
+    "status": "status does not meet the requirement",
+    "required_gap": "lacks a required element",
+    "flagged_for_review": "not confident: the review model flags it for review",
+    "no_model_score": "not confident: no review score (no review model loaded)",
 }
 FORMATS = ("text", "json")
 
@@ -73,9 +94,29 @@ def _passing(require: str) -> frozenset[str]:
         ) from None
 
 
-def meets(report: NoteReport, require: str = "supported") -> bool:
+def shortfalls(
+    report: NoteReport, require: str = "supported", *, confident: bool = False
+) -> list[str]:
+    """Why an analysed note falls short of ``require`` (keys of ``SHORTFALLS``); [] if it meets.
+
+    A failed note is not judged here (it has no status to judge): see :func:`meets`.
+    """
+    found: list[str] = []
+    if report.status not in _passing(require):
+        found.append("status")
+    if require in _GAP_REQUIREMENTS and any(g.severity == "required" for g in report.gaps):
+        found.append("required_gap")
+    if confident:
+        if report.score is None:
+            found.append("no_model_score")
+        elif report.review:
+            found.append("flagged_for_review")
+    return found
+
+
+def meets(report: NoteReport, require: str = "supported", *, confident: bool = False) -> bool:
     """Whether an analysed note meets ``require`` (a failed note never does)."""
-    return report.ok and report.status in _passing(require)
+    return report.ok and not shortfalls(report, require, confident=confident)
 
 
 @dataclass
@@ -83,6 +124,7 @@ class Gate:
     """Counts verdicts as reports stream past, so a long run keeps no reports in memory."""
 
     require: str = "supported"
+    confident: bool = False
     counts: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
@@ -93,7 +135,7 @@ class Gate:
         if not report.ok:
             self.counts["failed"] += 1
             return False
-        passed = meets(report, self.require)
+        passed = meets(report, self.require, confident=self.confident)
         self.counts["passed" if passed else "short"] += 1
         return passed
 
@@ -115,7 +157,8 @@ class Gate:
 
     def summary(self) -> str:
         """One line for standard error: how many notes passed, fell short, failed."""
-        parts = [f"{self.counts['passed']} of {self.total} notes meet --require {self.require}"]
+        flags = f"--require {self.require}" + (" --confident" if self.confident else "")
+        parts = [f"{self.counts['passed']} of {self.total} notes meet {flags}"]
         if self.counts["short"]:
             parts.append(f"{self.counts['short']} fall short")
         if self.counts["failed"]:
@@ -123,9 +166,11 @@ class Gate:
         return "; ".join(parts) + f" (exit {self.exit_code})"
 
 
-def check_exit_code(reports: Iterable[NoteReport], require: str = "supported") -> int:
+def check_exit_code(
+    reports: Iterable[NoteReport], require: str = "supported", *, confident: bool = False
+) -> int:
     """The gate's exit code for a set of reports (see the table in the module docstring)."""
-    gate = Gate(require)
+    gate = Gate(require, confident)
     for report in reports:
         gate.add(report)
     return gate.exit_code
@@ -140,10 +185,11 @@ def _headline_gap(gaps: list[Gap]) -> Gap | None:
     return gaps[0] if gaps else None
 
 
-def _text_verdict(report: NoteReport, require: str) -> str:
+def _text_verdict(report: NoteReport, require: str, confident: bool) -> str:
     if not report.ok:
         return f"ERROR {report.note_id}: could not be analysed: {report.error}"
-    passed = meets(report, require)
+    why = shortfalls(report, require, confident=confident)
+    passed = not why
     code = report.would_code or "no code"
     if report.would_code_description:
         code += f" ({report.would_code_description})"
@@ -151,24 +197,37 @@ def _text_verdict(report: NoteReport, require: str) -> str:
     if report.gaps:
         keys = (f"{g.key} (required)" if g.severity == "required" else g.key for g in report.gaps)
         head += f"; gaps: {', '.join(keys)}"
+    for key in ("flagged_for_review", "no_model_score"):  # status and gaps are shown above
+        if key in why:
+            head += f"; {SHORTFALLS[key]}"
     gap = _headline_gap(report.gaps)
     if gap is None or (passed and gap.severity != "required"):
         return head
     return f"{head}\n  {gap.message}"
 
 
-def format_verdict(report: NoteReport, fmt: str = "text", *, require: str = "supported") -> str:
+def format_verdict(
+    report: NoteReport, fmt: str = "text", *, require: str = "supported", confident: bool = False
+) -> str:
     """One note's verdict: one or two lines of text, or one JSON line.
 
     Text: ``PASS|FAIL|ERROR note_id: status, would-code; gaps`` (required ones marked) and,
     when the note falls short or lacks a required element, the most important gap's message
-    on a second line. JSON: the scan record (``NoteReport.to_dict()``) plus ``require`` and
-    ``meets``. Neither carries more of the note than ``scan`` reports as evidence.
+    on a second line; with ``confident``, a note the model does not vouch for says why on the
+    first. JSON: the scan record (``NoteReport.to_dict()``) plus ``require``, ``confident``,
+    ``meets`` and ``shortfalls`` (keys of ``SHORTFALLS``; [] for a failed note, whose
+    ``error`` says why). Neither carries more of the note than ``scan`` reports as evidence.
     """
     _passing(require)
     if fmt == "text":
-        return _text_verdict(report, require)
+        return _text_verdict(report, require, confident)
     if fmt == "json":
-        record = report.to_dict() | {"require": require, "meets": meets(report, require)}
+        why = shortfalls(report, require, confident=confident) if report.ok else []
+        record = report.to_dict() | {
+            "require": require,
+            "confident": confident,
+            "meets": report.ok and not why,
+            "shortfalls": why,
+        }
         return json.dumps(record, ensure_ascii=False)
     raise ValueError(f"unknown verdict format {fmt!r}; choose from {', '.join(FORMATS)}")
