@@ -37,7 +37,11 @@ PACK = ("packs", "m53.0", "pack.yml")
 
 
 def pack_codes(pack_file: Path | None = None) -> list[str]:
-    """The code and the ``alternatives`` the pack file names (dashes dropped)."""
+    """The code, the ``alternatives`` and the role ``codes`` the pack file names (no dashes).
+
+    The pack seam moved the decision's codes into ``codes:`` (by role); reading only
+    ``alternatives`` made a fresh build lose them (the lexicon loader checks each).
+    """
     import yaml
 
     if pack_file is None:
@@ -45,7 +49,11 @@ def pack_codes(pack_file: Path | None = None) -> list[str]:
 
         pack_file = lexicon_dir().joinpath(*PACK)
     data = yaml.safe_load(pack_file.read_text(encoding="utf-8"))
-    codes = [str(data["code"]), *(str(c) for c in data.get("alternatives") or ())]
+    codes = [
+        str(data["code"]),
+        *(str(c) for c in data.get("alternatives") or ()),
+        *(str(c) for c in (data.get("codes") or {}).values()),
+    ]
     return [code.rstrip("-") for code in codes]
 
 
