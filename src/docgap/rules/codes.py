@@ -83,7 +83,9 @@ _ROOT = re.compile(r"\b(C\d) radiculopathy due to disc disorder", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4)
-def _disc_level_codes(category: str = "M50.1-") -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+def _disc_level_codes(
+    category: str = "M50.1-",
+) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     segments: dict[tuple[str, str], str] = {}
     roots: dict[str, str] = {}
     for code in _fact(category)["descendants"]:
