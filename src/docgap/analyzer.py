@@ -33,12 +33,12 @@ __all__ = ["AnalysisTimeout", "Analyzer"]
 log = logging.getLogger(__name__)
 
 
-class AnalysisTimeout(Exception):
+class AnalysisTimeout(TimeoutError):  # noqa: N818 (the name the service and issue 13 use)
     """A note's analysis passed its deadline and was stopped between two chunks.
 
-    Raised (never turned into an error record) so that the caller decides: the service
-    answers 504 and frees the worker, a batch may write its own record. The message holds
-    only counts and seconds, never note text or ids (PHI).
+    A ``TimeoutError``, raised (never turned into an error record) so that the caller
+    decides: the service answers 504 and frees the worker, a batch may write its own
+    record. The message holds only counts and seconds, never note text or ids (PHI).
     """
 
     def __init__(self, chunks_done: int, seconds: float) -> None:
