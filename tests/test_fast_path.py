@@ -42,7 +42,11 @@ pytestmark = pytest.mark.filterwarnings(
 
 ROOT = Path(__file__).resolve().parents[1]
 DEV_PARTS = sorted((ROOT / "corpus" / "dev" / "parts").glob("*.jsonl"))
-MTSAMPLES = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"
+# The shared corpus sits beside the repository (or beside the worktrees' folder).
+_MTSAMPLES_AT = [
+    base / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl" for base in ROOT.parents[:2]
+]
+MTSAMPLES = next((p for p in _MTSAMPLES_AT if p.is_file()), _MTSAMPLES_AT[0])
 SAMPLE_SIZE = 200
 
 
@@ -57,13 +61,22 @@ def _dev_notes() -> list[tuple[str, str]]:
 
 
 def _mtsamples_sample() -> list[tuple[str, str]]:
-    """Every k-th non-empty note, so that the sample spans the specialties."""
+    """Every k-th non-empty note, so that the sample spans the specialties.
+
+    Held-out notes (``reserved_ids.txt``) are dropped on their id, their text unread.
+    """
     if not MTSAMPLES.is_file():
         return []
+    reserved_file = MTSAMPLES.with_name("reserved_ids.txt")
+    reserved = (
+        set(reserved_file.read_text(encoding="utf-8").split()) if reserved_file.is_file() else set()
+    )
     notes = []
     with MTSAMPLES.open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
+            if record["note_id"] in reserved:
+                continue
             if record["text"].strip():
                 notes.append((record["note_id"], record["text"]))
     step = max(1, len(notes) // SAMPLE_SIZE)
