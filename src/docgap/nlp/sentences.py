@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from typing import cast
+
 import numpy
 from spacy.attrs import SENT_START
 from spacy.tokens import Doc, Span, Token
+from thinc.types import Ints2d
 
 __all__ = ["SentenceSplitter"]
 
@@ -143,4 +146,5 @@ class _Marks:
 
     def write(self) -> None:
         """Store the marks in the Doc."""
-        self._doc.from_array([SENT_START], self._values.astype(numpy.uint64).reshape(-1, 1))
+        column = self._values.astype(numpy.uint64).reshape(-1, 1)
+        self._doc.from_array([SENT_START], cast(Ints2d, column))
