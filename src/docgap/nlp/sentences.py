@@ -10,7 +10,6 @@ few targets can be found without splitting the whole note (:meth:`split_around`)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-
 from typing import cast
 
 import numpy
