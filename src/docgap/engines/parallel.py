@@ -263,8 +263,11 @@ def _analyze_pooled(
                 return
             if not by_handle:
                 by_handle = {h: w for w in pool.workers for h in (w.results, w.process.sentinel)}
-            for handle in wait(list(by_handle)):
-                worker = by_handle[handle]
+            # Look handles up in this round's map: a burial or a recycle below resets
+            # by_handle, while wait() may have returned both handles of a dying worker.
+            round_handles = by_handle
+            for handle in wait(list(round_handles)):
+                worker = round_handles[handle]
                 if worker not in pool.workers:
                     continue  # replaced earlier in this round
                 if handle is worker.results and _drain(pool, worker, done):
