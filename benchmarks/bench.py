@@ -37,7 +37,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"
+# Beside the repository, or beside the folder of its git worktrees (/work/wt/<name>).
+_CORPUS_AT = [
+    base / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl" for base in ROOT.parents[:2]
+]
+DEFAULT_CORPUS = next((p for p in _CORPUS_AT if p.is_file()), _CORPUS_AT[0])
 CORPUS_ENV = "DOCGAP_BENCH_CORPUS"
 
 

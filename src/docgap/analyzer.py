@@ -8,6 +8,7 @@ It only wires: the rule files (:mod:`docgap.rules.lexicon`), the pipeline built 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Iterator
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -27,9 +28,35 @@ from docgap.rules.codes import describe
 from docgap.rules.lexicon import DEFAULT_PACK, Lexicon, load_lexicon
 from docgap.scoring.model import ReviewModel, load_default_model
 
-__all__ = ["Analyzer"]
+__all__ = ["AnalysisTimeout", "Analyzer"]
 
 log = logging.getLogger(__name__)
+
+
+class AnalysisTimeout(TimeoutError):  # noqa: N818 (the name the service and issue 13 use)
+    """A note's analysis passed its deadline and was stopped between two chunks.
+
+    A ``TimeoutError``, raised (never turned into an error record) so that the caller
+    decides: the service answers 504 and frees the worker, a batch may write its own
+    record. The message holds only counts and seconds, never note text or ids (PHI).
+    """
+
+    def __init__(self, chunks_done: int, seconds: float) -> None:
+        super().__init__(
+            f"analysis stopped at its deadline after {chunks_done} chunk(s), {seconds:.2f} s"
+        )
+        self.chunks_done = chunks_done
+        self.seconds = seconds
+
+
+def _deadline_of(deadline: float | None, timeout: float | None) -> float | None:
+    """The earlier of ``deadline`` (``time.monotonic()`` clock) and now + ``timeout``."""
+    if timeout is not None:
+        if timeout < 0:
+            raise ValueError("timeout must be at least 0 seconds")
+        by_timeout = time.monotonic() + timeout
+        deadline = by_timeout if deadline is None else min(deadline, by_timeout)
+    return deadline
 
 
 def _docgap_version() -> str:
@@ -100,14 +127,23 @@ class Analyzer:
             meta=note.meta,
         )
 
-    def _read(self, text: str) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
-        """Run the pipeline over the (space-folded, chunked) text; offsets are the original's."""
+    def _read(
+        self, text: str, deadline: float | None = None
+    ) -> tuple[list[Mention], list[LevelMention], list[Section], int]:
+        """Run the pipeline over the (space-folded, chunked) text; offsets are the original's.
+
+        With a ``deadline`` (``time.monotonic()`` clock) it is checked before each chunk: a
+        chunk costs time linear in its length, so a long note stops within one chunk's time.
+        """
+        started = time.monotonic()
         folded = FoldedText(text)
         levels = self._extractor.levels(text)
         mentions: list[Mention] = []
         sections: list[Section] = []
         pieces = 0
         for offset, piece in chunks(folded.text, self.chunk_chars):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise AnalysisTimeout(pieces, time.monotonic() - started)
             pieces += 1
             doc = self.nlp(piece)
 
@@ -119,23 +155,45 @@ class Analyzer:
             sections.extend(self._extractor.sections(doc, origin))
         return mentions, levels, sections, pieces
 
-    def analyze(self, text: str, note_id: str = "note") -> NoteReport:
-        """Analyse one note's text."""
-        return self.analyze_input(NoteInput(note_id, text))
+    def analyze(
+        self,
+        text: str,
+        note_id: str = "note",
+        *,
+        deadline: float | None = None,
+        timeout: float | None = None,
+    ) -> NoteReport:
+        """Analyse one note's text (``deadline``/``timeout``: see :meth:`analyze_input`)."""
+        return self.analyze_input(NoteInput(note_id, text), deadline=deadline, timeout=timeout)
 
-    def analyze_input(self, note: NoteInput) -> NoteReport:
-        """Analyse one input record; a record that cannot be analysed gets an ``error``."""
-        return self._stamp(self._analyze_input(note))
+    def analyze_input(
+        self,
+        note: NoteInput,
+        *,
+        deadline: float | None = None,
+        timeout: float | None = None,
+    ) -> NoteReport:
+        """Analyse one input record; a record that cannot be analysed gets an ``error``.
 
-    def _analyze_input(self, note: NoteInput) -> NoteReport:
+        ``timeout`` (seconds from now) or ``deadline`` (a ``time.monotonic()`` value; the
+        earlier one counts) bounds the time spent: it is checked between chunks
+        (``chunk_chars`` characters each), and :class:`AnalysisTimeout` is raised when it
+        has passed, so a worker is never held by one very long note.
+        """
+        return self._stamp(self._analyze_input(note, _deadline_of(deadline, timeout)))
+
+    def _analyze_input(self, note: NoteInput, deadline: float | None = None) -> NoteReport:
         if note.error is not None or note.text is None:
             return self._failed(note, note.error or "no text")
         problem = check_text(note.text, self.max_chars)
         if problem:
             return self._failed(note, problem)
         try:
-            mentions, levels, sections, pieces = self._read(note.text)
+            mentions, levels, sections, pieces = self._read(note.text, deadline)
             decision = self.pack.decide(mentions, levels, sections, note.text)
+        except AnalysisTimeout:
+            log.warning("note %r: analysis stopped at its deadline", note.note_id)
+            raise
         except Exception as exc:
             # The exception text may quote the note: log only its type (PHI).
             log.error("note %r: analysis failed (%s)", note.note_id, type(exc).__name__)

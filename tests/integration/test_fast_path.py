@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import re
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import spacy
 from medspacy.custom_tokenizer import create_medspacy_tokenizer
 from spacy.language import Language
 from spacy.matcher import Matcher
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from docgap import Analyzer
+from docgap.nlp.contextgraph import ScopedConTextGraph
 from docgap.nlp.fastpath import FastTokenMatcher
+from docgap.nlp.medspacy_parts import ConTextGraph, ConTextModifier, ConTextRule
 from docgap.nlp.pipeline import build_nlp
 from docgap.nlp.regexscan import RegexBank, required_words
 from docgap.nlp.sentences import SentenceSplitter
@@ -35,7 +42,11 @@ pytestmark = pytest.mark.filterwarnings(
 
 ROOT = Path(__file__).resolve().parents[2]
 DEV_PARTS = sorted((ROOT / "corpus" / "dev" / "parts").glob("*.jsonl"))
-MTSAMPLES = ROOT.parent / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl"
+# The shared corpus sits beside the repository (or beside the worktrees' folder).
+_MTSAMPLES_AT = [
+    base / "shared" / "corpora" / "mtsamples" / "mtsamples.jsonl" for base in ROOT.parents[:2]
+]
+MTSAMPLES = next((p for p in _MTSAMPLES_AT if p.is_file()), _MTSAMPLES_AT[0])
 SAMPLE_SIZE = 200
 
 
@@ -50,13 +61,22 @@ def _dev_notes() -> list[tuple[str, str]]:
 
 
 def _mtsamples_sample() -> list[tuple[str, str]]:
-    """Every k-th non-empty note, so that the sample spans the specialties."""
+    """Every k-th non-empty note, so that the sample spans the specialties.
+
+    Held-out notes (``reserved_ids.txt``) are dropped on their id, their text unread.
+    """
     if not MTSAMPLES.is_file():
         return []
+    reserved_file = MTSAMPLES.with_name("reserved_ids.txt")
+    reserved = (
+        set(reserved_file.read_text(encoding="utf-8").split()) if reserved_file.is_file() else set()
+    )
     notes = []
     with MTSAMPLES.open(encoding="utf-8") as handle:
         for line in handle:
             record = json.loads(line)
+            if record["note_id"] in reserved:
+                continue
             if record["text"].strip():
                 notes.append((record["note_id"], record["text"]))
     step = max(1, len(notes) // SAMPLE_SIZE)
@@ -387,3 +407,141 @@ def _sections(fast: bool, text: str) -> list[tuple]:
 @pytest.mark.parametrize("text", SECTION_TEXTS)
 def test_sections_are_those_of_medspacy(text: str) -> None:
     assert _sections(fast=True, text=text) == _sections(fast=False, text=text)
+
+
+# -- the sentence-scoped ConText graph ---------------------------------------------------
+
+
+def _graph_result(graph: Any) -> tuple[list, list]:
+    """Scopes of every modifier and the edges, as plain tuples, in the graph's order."""
+    scopes = [(m.modifier_span, m.scope_span, m.category) for m in graph.modifiers]
+    edges = [((t.start, t.end, t.label_), m.modifier_span, m.category) for t, m in graph.edges]
+    return scopes, edges
+
+
+def _both_graphs(
+    targets: list, make_modifiers: Callable[[], list], prune: bool = False
+) -> tuple[tuple[list, list], tuple[list, list]]:
+    results = []
+    for graph_class in (ConTextGraph, ScopedConTextGraph):
+        graph = graph_class(prune_on_modifier_overlap=prune)
+        graph.targets = targets
+        graph.modifiers = make_modifiers()
+        graph.update_scopes()
+        graph.apply_modifiers()
+        results.append(_graph_result(graph))
+    return results[0], results[1]
+
+
+def test_scoped_graph_equals_medspacys_on_development_notes(
+    reference_analyzer: Analyzer,
+) -> None:
+    """On the reference pipeline's Docs, per ConText layer: the same scopes and edges."""
+    nlp = reference_analyzer.nlp
+    layers = [c for name, c in nlp.pipeline if name.startswith("context_")]
+    linked = 0
+    for _, text in DEV[::4]:
+        doc = nlp.make_doc(text)
+        for name, component in nlp.pipeline:
+            if name.startswith("context_"):
+                break
+            doc = component(doc)
+        targets = list(doc.ents)
+        for layer in layers:
+            matches = layer._matcher(doc)
+            stock, scoped = _both_graphs(
+                targets,
+                lambda layer=layer, matches=matches, doc=doc: layer._modifiers(doc, matches),
+            )
+            assert scoped == stock
+            linked += len(stock[1])
+    assert linked > 100  # the notes did exercise edges
+
+
+DIRECTIONS = ["FORWARD", "BACKWARD", "BIDIRECTIONAL", "TERMINATE", "PSEUDO"]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_scoped_graph_equals_medspacys_on_random_graphs(seed: int) -> None:
+    """Overlapping modifiers, spans across sentences, empty scopes, max_scope/max_targets."""
+    rng = random.Random(seed)
+    vocab = spacy.blank("en").vocab
+    n = rng.randint(5, 60)
+    starts = [True] + [rng.random() < 0.15 for _ in range(n - 1)]
+    doc = Doc(vocab, words=[f"w{i}" for i in range(n)], sent_starts=starts)
+    categories = ["NEG", "HIST", "FAM"]
+    rules = [
+        ConTextRule(
+            f"r{i}",
+            rng.choice(categories),
+            direction=rng.choice(DIRECTIONS),
+            max_scope=rng.choice([None, None, 1, 3]),
+            max_targets=rng.choice([None, None, 1, 2]),
+            terminated_by=set(rng.sample(categories, rng.randint(0, 2))) or None,
+            allowed_types=rng.choice([None, {"A"}, {"A", "B"}]),
+        )
+        for i in range(rng.randint(1, 6))
+    ]
+    spans = []
+    for _ in range(rng.randint(0, 25)):
+        start = rng.randrange(n)
+        spans.append((rng.choice(rules), start, min(n, start + rng.randint(1, 4))))
+    targets = []
+    for _ in range(rng.randint(0, 12)):
+        start = rng.randrange(n)
+        targets.append(Span(doc, start, min(n, start + rng.randint(1, 3)), label=rng.choice("AB")))
+
+    def make() -> list:
+        return [ConTextModifier(rule, start, end, doc) for rule, start, end in spans]
+
+    stock, scoped = _both_graphs(targets, make, prune=seed % 5 == 0)
+    assert scoped == stock
+
+
+def test_scoped_graph_cost_is_linear_in_sentences(
+    reference_analyzer: Analyzer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A mention-dense note 8 times over makes about 8 times the comparisons, not 64."""
+    calls = {"n": 0}
+    for method in ("modifies", "limit_scope"):
+        original = getattr(ConTextModifier, method)
+
+        def counted(self: Any, other: Any, original: Any = original) -> Any:
+            calls["n"] += 1
+            return original(self, other)
+
+        monkeypatch.setattr(ConTextModifier, method, counted)
+    note = (ROOT / "examples" / "notes" / "01-supported-neurology.txt").read_text("utf-8")
+    counts = []
+    for times in (1, 8):
+        calls["n"] = 0
+        reference_analyzer.nlp("\n\n".join([note] * times))
+        counts.append(calls["n"])
+    assert counts[0] > 0
+    assert counts[1] <= 8 * counts[0] * 1.2
+
+
+def test_a_fresh_process_imports_no_heavy_optional_dependency() -> None:
+    """Neither QuickUMLS/NLTK/scikit-learn (via medspaCy) nor simple-icd-10-cm at scan time."""
+    code = (
+        "import sys; from docgap import Analyzer; Analyzer().analyze('Neck pain, no vertigo.');"
+        "print(sorted(m for m in ('quickumls', 'nltk', 'sklearn', 'scipy', 'simple_icd_10_cm')"
+        " if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_medspacy_quickumls_still_loads_on_demand() -> None:
+    """The deferred QuickUMLS module is the real one once an attribute is read."""
+    code = (
+        "import docgap.nlp.medspacy_parts, medspacy.util, sys;"
+        "print('quickumls' in sys.modules);"
+        "print(hasattr(medspacy.util.spacy_component, 'SpacyQuickUMLS'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    assert out.stdout.split() == ["False", "True"]

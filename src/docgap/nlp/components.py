@@ -1,13 +1,14 @@
 """docgap's spaCy components, registered once, here, under versioned names.
 
 The reference pipeline uses docgap's sentence splitter with medspaCy's Sectionizer,
-TargetMatcher and ConText; the fast pipeline swaps those three for the subclasses in
-:mod:`docgap.nlp.fastpath`, which give the same results in a fraction of the time.
+TargetMatcher and ConText (with a sentence-scoped graph: the same edges, linear cost);
+the fast pipeline swaps those three for the subclasses in :mod:`docgap.nlp.fastpath`,
+which give the same results in a fraction of the time.
 """
 
 from spacy.language import Language
 
-from docgap.nlp.fastpath import FastConText, FastSectionizer, FastTargetMatcher
+from docgap.nlp.fastpath import FastConText, FastSectionizer, FastTargetMatcher, ScopedConText
 from docgap.nlp.sentences import SentenceSplitter
 
 __all__ = ["SentenceSplitter"]
@@ -59,4 +60,12 @@ def make_context(
         span_attrs=None,
         phrase_matcher_attr=phrase_matcher_attr,
         no_break_after=no_break_after,
+    )
+
+
+@Language.factory("docgap_reference_context_v1", default_config={"phrase_matcher_attr": "LOWER"})
+def make_reference_context(nlp: Language, name: str, phrase_matcher_attr: str) -> ScopedConText:
+    """MedspaCy's ConText (no default rules, sentences set upstream), sentence-scoped graph."""
+    return ScopedConText(
+        nlp, name=name, rules=None, span_attrs=None, phrase_matcher_attr=phrase_matcher_attr
     )

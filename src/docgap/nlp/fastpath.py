@@ -30,18 +30,21 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, ClassVar, cast
 
 import numpy
-from medspacy.common.medspacy_matcher import MedspacyMatcher
-from medspacy.common.regex_matcher import RegexMatcher
-from medspacy.context import ConText, ConTextModifier
-from medspacy.context.context_graph import ConTextGraph
-from medspacy.section_detection import Sectionizer
-from medspacy.section_detection.section import Section
-from medspacy.target_matcher import TargetMatcher
 from spacy.attrs import IDX, LOWER, ORTH
 from spacy.language import Language
 from spacy.matcher import Matcher
 from spacy.tokens import Doc, Span
 
+from docgap.nlp.contextgraph import ScopedConTextGraph
+from docgap.nlp.medspacy_parts import (
+    ConText,
+    ConTextModifier,
+    MedspacyMatcher,
+    RegexMatcher,
+    Section,
+    Sectionizer,
+    TargetMatcher,
+)
 from docgap.nlp.regexscan import RegexBank
 from docgap.nlp.sentences import SentenceSplitter
 
@@ -51,6 +54,7 @@ __all__ = [
     "FastSectionizer",
     "FastTargetMatcher",
     "FastTokenMatcher",
+    "ScopedConText",
     "TextKeepingTokenizer",
     "prepare",
 ]
@@ -360,7 +364,57 @@ class FastSectionizer(Sectionizer):
         return doc
 
 
-class FastConText(ConText):
+class ScopedConText(ConText):
+    """medspaCy's ConText (sentences split beforehand) with the sentence-scoped graph.
+
+    The same modifiers, scopes and edges as ``ConText.__call__``; only the comparisons
+    that cannot link anything are skipped (:mod:`docgap.nlp.contextgraph`), so a long,
+    mention-dense note costs time linear in its sentences instead of quadratic.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._matcher: MedspacyMatcher = _private(self, _MATCHER_OF[ConText])
+
+    def _spans(self, doc: Doc, targets: str | None) -> list[Span]:
+        """The targets ``ConText.__call__`` would read."""
+        if targets:
+            return list(getattr(doc._, targets))
+        if self.input_span_type == "group":
+            return list(doc.spans[self.span_group_name])
+        return list(doc.ents)
+
+    def _modifiers(self, doc: Doc, matches: Iterable[tuple[int, int, int]]) -> list[Any]:
+        rule_map = self._matcher.rule_map
+        vocab = self.nlp.vocab
+        return [
+            ConTextModifier(
+                rule_map[vocab[match_id].text], start, end, doc, max_scope=self.max_scope
+            )
+            for match_id, start, end in matches
+        ]
+
+    def _link(self, doc: Doc, spans: list[Span], modifiers: list[Any]) -> Doc:
+        """Scopes, edges, ``span._.modifiers`` and ``doc._.context_graph``, as ConText sets them."""
+        graph = ScopedConTextGraph(prune_on_modifier_overlap=self.prune_on_target_overlap)
+        graph.targets = spans
+        graph.modifiers = modifiers
+        graph.update_scopes()
+        graph.apply_modifiers()
+        for target, modifier in graph.edges:
+            target._.modifiers += (modifier,)
+        if self.context_attributes_mapping:
+            self.set_context_attributes(graph.edges)
+        doc._.context_graph = graph
+        return doc
+
+    def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
+        """Attach modifiers to targets as ``ConText.__call__`` does."""
+        spans = self._spans(doc, targets)
+        return self._link(doc, spans, self._modifiers(doc, self._matcher(doc)))
+
+
+class FastConText(ScopedConText):
     """ConText that splits sentences and builds modifiers only where the targets are."""
 
     def __init__(self, *args: Any, no_break_after: Sequence[str] = (), **kwargs: Any) -> None:
@@ -372,13 +426,7 @@ class FastConText(ConText):
 
     def __call__(self, doc: Doc, targets: str | None = None) -> Doc:
         """Attach modifiers to targets exactly as ConText does after a full sentence split."""
-        if targets:
-            spans = getattr(doc._, targets)
-        elif self.input_span_type == "group":
-            spans = doc.spans[self.span_group_name]
-        else:
-            spans = doc.ents
-        spans = list(spans)
+        spans = self._spans(doc, targets)
         if not spans:
             return doc  # no target: no sentence, no modifier can matter
         matches = self._matcher(doc)
@@ -397,24 +445,7 @@ class FastConText(ConText):
                 doc.user_data[_REGIONS] = (doc.user_data[_REGIONS][0], [(0, len(doc))])
                 kept = list(matches)
                 break
-        graph = ConTextGraph(prune_on_modifier_overlap=self.prune_on_target_overlap)
-        graph.targets = spans
-        rule_map = self._matcher.rule_map
-        vocab = self.nlp.vocab
-        graph.modifiers = [
-            ConTextModifier(
-                rule_map[vocab[match_id].text], start, end, doc, max_scope=self.max_scope
-            )
-            for match_id, start, end in kept
-        ]
-        graph.update_scopes()
-        graph.apply_modifiers()
-        for target, modifier in graph.edges:
-            target._.modifiers += (modifier,)
-        if self.context_attributes_mapping:
-            self.set_context_attributes(graph.edges)
-        doc._.context_graph = graph
-        return doc
+        return self._link(doc, spans, self._modifiers(doc, kept))
 
     def _target_sentences(self, doc: Doc, spans: list[Span]) -> list[tuple[int, int]]:
         """The token ranges of the targets' sentences, split once per Doc for all layers."""

@@ -13,14 +13,16 @@ import warnings
 from typing import Any, Literal
 
 import spacy
-from medspacy.context import ConTextRule
-from medspacy.custom_tokenizer import create_medspacy_tokenizer
-from medspacy.section_detection import SectionRule
-from medspacy.target_matcher import TargetRule
 from spacy.language import Language
 
 import docgap.nlp.components  # noqa: F401  (registers docgap's components)
 from docgap.nlp.fastpath import TextKeepingTokenizer, prepare
+from docgap.nlp.medspacy_parts import (
+    ConTextRule,
+    SectionRule,
+    TargetRule,
+    create_medspacy_tokenizer,
+)
 from docgap.rules.lexicon import Lexicon
 
 __all__ = [
@@ -221,7 +223,12 @@ def _build_fast(nlp: Language, lexicon: Lexicon) -> None:
 
 
 def _build_reference(nlp: Language, lexicon: Lexicon) -> None:
-    """Stock medspaCy components after docgap's sentence splitter."""
+    """Stock medspaCy components after docgap's sentence splitter.
+
+    ConText is medspaCy's, with the sentence-scoped graph of
+    :mod:`docgap.nlp.contextgraph` (the same edges; ``tests/test_fast_path.py`` checks
+    them against medspaCy's own graph).
+    """
     no_break_after = list(lexicon.sentences.no_break_after)
     nlp.add_pipe("docgap_sentences_v1", config={"no_break_after": no_break_after})
     sectionizer: Any = nlp.add_pipe(
@@ -231,8 +238,7 @@ def _build_reference(nlp: Language, lexicon: Lexicon) -> None:
     _add_targets(nlp, "medspacy_target_matcher", lexicon)
     for layer in context_layers(lexicon):
         context: Any = nlp.add_pipe(
-            "medspacy_context",
+            "docgap_reference_context_v1",
             name=f"context_{layer}",
-            config={"rules": None, "span_attrs": None},
         )
         context.add(context_rules(lexicon, layer))

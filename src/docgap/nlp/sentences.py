@@ -10,8 +10,12 @@ few targets can be found without splitting the whole note (:meth:`split_around`)
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import cast
 
+import numpy
+from spacy.attrs import SENT_START
 from spacy.tokens import Doc, Span, Token
+from thinc.types import Ints2d
 
 __all__ = ["SentenceSplitter"]
 
@@ -30,8 +34,9 @@ class SentenceSplitter:
         n = len(doc)
         if n == 0:
             return doc
-        for token, is_start in zip(doc, self._starts(doc, 0, n), strict=True):
-            token.is_sent_start = is_start
+        marks = _Marks(doc)
+        marks.set(0, self._starts(doc, 0, n))
+        marks.write()
         return doc
 
     def split_around(self, doc: Doc, spans: Sequence[Span]) -> list[tuple[int, int]]:
@@ -54,11 +59,12 @@ class SentenceSplitter:
             while start > 0 and not self.is_start(doc, start):
                 start -= 1
             regions.append((start, self._sentence_end(doc, span.end)))
+        marks = _Marks(doc)
         for start, end in regions:
-            for token, is_start in zip(doc[start:end], self._starts(doc, start, end), strict=True):
-                token.is_sent_start = is_start
+            marks.set(start, self._starts(doc, start, end))
             if end < n:
-                doc[end].is_sent_start = True
+                marks.set(end, [True])
+        marks.write()
         return regions
 
     def is_start(self, doc: Doc, i: int) -> bool:
@@ -116,3 +122,28 @@ class SentenceSplitter:
         if text in _BULLETS or not text[:1].islower():
             return False
         return prev_text == "," or (prev_text[:1].isalpha() and prev_text not in {":"})
+
+
+class _Marks:
+    """Sentence starts written to a Doc in one ``from_array`` call.
+
+    Setting ``token.is_sent_start`` makes spaCy check the whole Doc for a dependency
+    parse (``has_annotation("DEP")``, a loop over every token) on each assignment: one
+    assignment per token made a split quadratic in the note's length. The values and the
+    refusal on a parsed Doc are the setter's.
+    """
+
+    def __init__(self, doc: Doc) -> None:
+        if doc.has_annotation("DEP"):
+            raise ValueError("sentence starts cannot be set on a Doc with a dependency parse")
+        self._doc = doc
+        self._values = doc.to_array([SENT_START]).astype("int64")
+
+    def set(self, start: int, starts: Sequence[bool]) -> None:
+        """Tokens ``start`` onwards start a sentence (1) or not (-1)."""
+        self._values[start : start + len(starts)] = [1 if s else -1 for s in starts]
+
+    def write(self) -> None:
+        """Store the marks in the Doc."""
+        column = self._values.astype(numpy.uint64).reshape(-1, 1)
+        self._doc.from_array([SENT_START], cast(Ints2d, column))

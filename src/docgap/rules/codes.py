@@ -3,19 +3,23 @@
 Nothing here is typed by hand: descriptions, inclusion terms and excludes notes come from
 the package, and so does the mapping from a disc level to its M50.1- code (parsed from the
 inclusion terms, e.g. "C5-C6 disc disorder with radiculopathy" under M50.122).
+
+They are read from ``icd_facts.json``, which :mod:`docgap.rules.icd_facts_build` writes
+from simple-icd-10-cm for the pack's codes and families: importing simple-icd-10-cm parses
+its whole tabular list (3-4 s per process), the file takes milliseconds.
+``tests/unit/test_icd_facts.py`` fails when the file is not a fresh build. A code is known
+here if and only if it is in the file, so the lexicon loader's check of a pack's codes
+(:func:`docgap.rules.lexicon._check_code`) refuses a code the file lacks: rebuild it.
 """
 
 from __future__ import annotations
 
+import json
 import re
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-
-with warnings.catch_warnings():
-    # simple-icd-10-cm imports pkg_resources, which warns on recent setuptools.
-    warnings.simplefilter("ignore")
-    import simple_icd_10_cm as cm
+from importlib.resources import files
+from typing import Any
 
 __all__ = ["CodeFacts", "code_facts", "describe", "disc_radiculopathy_code"]
 
@@ -37,19 +41,35 @@ def _base(code: str) -> str:
     return code.rstrip("-")
 
 
+@lru_cache(maxsize=1)
+def _facts() -> dict[str, Any]:
+    """The codes of ``icd_facts.json``, read once per process."""
+    text = files("docgap.rules").joinpath("icd_facts.json").read_text(encoding="utf-8")
+    codes: dict[str, Any] = json.loads(text)["codes"]
+    return codes
+
+
+def _fact(code: str) -> dict[str, Any]:
+    fact: dict[str, Any] | None = _facts().get(_base(code))
+    if fact is None:
+        raise KeyError(
+            f"{code} is not an ICD-10-CM code docgap knows (not in icd_facts.json; "
+            "a new pack code needs: python -m docgap.rules.icd_facts_build)"
+        )
+    return fact
+
+
 @lru_cache(maxsize=256)
 def code_facts(code: str) -> CodeFacts:
     """Facts for ``code``; a trailing ``-`` means "a code under this category"."""
-    base = _base(code)
-    if not cm.is_valid_item(base):
-        raise KeyError(f"{code} is not an ICD-10-CM code")
+    fact = _fact(code)
     return CodeFacts(
         code=code,
-        description=cm.get_description(base),
-        billable=cm.is_leaf(base) and not code.endswith("-"),
-        inclusion_terms=tuple(cm.get_inclusion_term(base)),
-        excludes1=tuple(cm.get_excludes1(base)),
-        excludes2=tuple(cm.get_excludes2(base)),
+        description=fact["description"],
+        billable=bool(fact["leaf"]) and not code.endswith("-"),
+        inclusion_terms=tuple(fact["inclusion_terms"]),
+        excludes1=tuple(fact["excludes1"]),
+        excludes2=tuple(fact["excludes2"]),
     )
 
 
@@ -63,13 +83,16 @@ _ROOT = re.compile(r"\b(C\d) radiculopathy due to disc disorder", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4)
-def _disc_level_codes(category: str) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
+def _disc_level_codes(
+    category: str = "M50.1-",
+) -> tuple[dict[tuple[str, str], str], dict[str, str]]:
     segments: dict[tuple[str, str], str] = {}
     roots: dict[str, str] = {}
-    for code in cm.get_descendants(_base(category)):
-        if not cm.is_leaf(code):
+    for code in _fact(category)["descendants"]:
+        fact = _fact(code)
+        if not fact["leaf"]:
             continue
-        for term in cm.get_inclusion_term(code):
+        for term in fact["inclusion_terms"]:
             for upper, lower in _SEGMENT.findall(term):
                 segments[(upper.upper(), lower.upper())] = code
             for root in _ROOT.findall(term):
