@@ -77,10 +77,19 @@ class Findings:
     counted: dict[str, list[Mention]] = field(default_factory=dict)
     reasons: dict[int, str] = field(default_factory=dict)  # id(mention) -> why not counted
     level_evidence: list[tuple[LevelMention, str, str | None]] = field(default_factory=list)
+    # id(mention) per element, beside ``counted``: membership is a set lookup, so building
+    # the evidence stays linear in mentions (the mentions outlive the decision, ids are stable).
+    _ids: dict[str, set[int]] = field(default_factory=dict, repr=False)
 
     def add(self, element: str, mention: Mention) -> None:
         """Count ``mention`` for ``element``."""
         self.counted.setdefault(element, []).append(mention)
+        self._ids.setdefault(element, set()).add(id(mention))
+
+    def keep(self, element: str, mentions: list[Mention]) -> None:
+        """Count exactly ``mentions`` for ``element`` (a later rule dropped the others)."""
+        self.counted[element] = mentions
+        self._ids[element] = {id(m) for m in mentions}
 
     def reject(self, mention: Mention, reason: str) -> None:
         """Record why ``mention`` does not count (the evidence shows it)."""
@@ -96,11 +105,12 @@ class Findings:
 
     def is_counted_as(self, element: str, mention: Mention) -> bool:
         """Whether this very mention counts for ``element``."""
-        return any(mention is m for m in self.counted.get(element, []))
+        return id(mention) in self._ids.get(element, ())
 
     def is_counted(self, mention: Mention) -> bool:
         """Whether this very mention counts for anything."""
-        return any(mention is m for ms in self.counted.values() for m in ms)
+        key = id(mention)
+        return any(key in ids for ids in self._ids.values())
 
 
 @dataclass(frozen=True)

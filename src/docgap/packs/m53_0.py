@@ -355,7 +355,7 @@ class M530Pack:
                     kept.append(m)
                 else:
                     found.reasons[id(m)] = f"attributed to another cause: {cause.text!r}"
-            found.counted[label] = kept
+            found.keep(label, kept)
 
     def _narrative_wins(self, found: Findings, mentions: list[Mention]) -> None:
         """A stale template or carried-forward line loses to the current history (spec 1)."""
@@ -379,7 +379,7 @@ class M530Pack:
                     found.reasons[id(m)] = "contradicted by the current history"
                 else:
                     kept.append(m)
-            found.counted[label] = kept
+            found.keep(label, kept)
 
     # ------------------------------------------------------------------ decision
     def decide(
