@@ -139,3 +139,31 @@ def test_offsets_in_longer_text(finder: LevelFinder) -> None:
     assert [m.normalized for m in found] == ["C1-C2", "C5-C6", "C1", "T4", "L5-S1"]
     for m in found:
         assert text[m.start : m.end] == m.text
+
+
+EXAM_LEVELS = [
+    ("Neuro: sensation intact C5-T1 bilaterally.", "C5-T1"),
+    ("light touch and pinprick intact throughout C5 to T1", "C5-T1"),
+    ("decreased sensation in the C6 dermatome", "C6"),
+    ("numb along C6 dermatomal lines", "C6"),
+]
+
+
+@pytest.mark.parametrize(("text", "level"), EXAM_LEVELS)
+def test_sensory_exam_levels_are_flagged(finder: LevelFinder, text: str, level: str) -> None:
+    found = finder.find(text)
+    assert [lv.normalized for lv in found] == [level]
+    assert found[0].exam, "a dermatome of a sensory exam is still found, but flagged"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Subluxation C1, sensation of pressure at the base of the skull.",
+        "C1-C2 fixation; motor vehicle accident last year",
+        "Sensation intact. Subluxation at C5-6.",
+    ],
+)
+def test_subluxation_levels_are_not_exam_levels(finder: LevelFinder, text: str) -> None:
+    found = finder.find(text)
+    assert found and not any(lv.exam for lv in found)

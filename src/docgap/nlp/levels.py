@@ -47,6 +47,10 @@ def name_of(index: int) -> str:
     raise ValueError(f"no vertebra has index {index}")
 
 
+# How far before a level the sensory-exam words of levels.yml exam_level_before may stand.
+_EXAM_WINDOW = 40
+
+
 @dataclass(frozen=True)
 class LevelMention:
     """One level expression found in a text, with its character offsets."""
@@ -57,6 +61,9 @@ class LevelMention:
     low: int
     high: int
     listing: str | None = None
+    # A dermatome or myotome of a sensory exam ("sensation intact C5-T1", "C6 dermatome"): it
+    # still places a mention in the neck, but names no subluxation (levels.yml exam_level_*).
+    exam: bool = False
 
     @cached_property
     def normalized(self) -> str:
@@ -92,6 +99,10 @@ class LevelFinder:
             if levels.not_a_level_before
             else None
         )
+        exam_before = "|".join(f"(?:{p})" for p in levels.exam_level_before)
+        exam_after = "|".join(f"(?:{p})" for p in levels.exam_level_after)
+        self._exam_before = re.compile(exam_before, re.IGNORECASE) if exam_before else None
+        self._exam_after = re.compile(exam_after, re.IGNORECASE) if exam_after else None
         first = rf"(?P<first>{vert}|{alias})"
         second = rf"(?P<second>{vert}|{alias}|\d{{1,2}}(?![\d.]))"
         self._pattern = re.compile(
@@ -117,6 +128,14 @@ class LevelFinder:
             return (idx, idx) if idx is not None else None
         idx = index_of(token.replace("-", ""))
         return (idx, idx) if idx is not None else None
+
+    def _is_exam_level(self, text: str, start: int, end: int) -> bool:
+        """Whether the words around a level name a sensory-exam dermatome, not a vertebra."""
+        before = self._exam_before is not None and bool(
+            self._exam_before.search(text, max(0, start - _EXAM_WINDOW), start)
+        )
+        after = self._exam_after is not None and bool(self._exam_after.match(text, end))
+        return before or after
 
     def find(self, text: str) -> list[LevelMention]:
         """Every level expression in ``text``, in order."""
@@ -145,6 +164,7 @@ class LevelFinder:
                     low=lo,
                     high=hi,
                     listing=match.group("listing"),
+                    exam=self._is_exam_level(text, match.start(), match.end()),
                 )
             )
         return found

@@ -271,7 +271,8 @@ class M530Pack:
                 found.reasons[id(m)] = m.rejection or f"assertion: {m.assertion}"
                 negated_sentences.add(m.sentence_start)
                 continue
-            stated = [lv for lv in m.levels if lv.reaches_at_or_above(highest)]
+            # a dermatome of a sensory exam ("sensation intact C5-T1") is no subluxation level
+            stated = [lv for lv in m.levels if lv.reaches_at_or_above(highest) and not lv.exam]
             if stated:
                 found.add("subluxation_level", m)
             elif m.levels:

@@ -272,9 +272,13 @@ class LevelsFile(_Strict):
     listings: list[str]
     not_a_level_before: list[str] = Field(default_factory=list)
     not_a_level_after: list[str]
+    exam_level_before: list[str] = Field(default_factory=list)
+    exam_level_after: list[str] = Field(default_factory=list)
     region: RegionDef
 
-    @field_validator("not_a_level_after", "not_a_level_before")
+    @field_validator(
+        "not_a_level_after", "not_a_level_before", "exam_level_before", "exam_level_after"
+    )
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
