@@ -143,6 +143,8 @@ def test_concurrent_requests_match_in_process_results(
     texts = dict(jobs)
     assert [status for _, status, _ in results] == [200] * len(jobs)
     for note_id, _, body in results:
+        # The service adds the query drafts and a fix per gap to the report record.
+        assert isinstance(body.pop("queries"), list) and isinstance(body.pop("fixes"), list)
         assert body == _expected(analyzer, note_id, texts[note_id])
 
 
@@ -154,7 +156,10 @@ def test_concurrent_batch_and_fhir(client: httpx.Client, analyzer: docgap.Analyz
         body = {"notes": [{"note_id": n, "text": NOTES[n]} for n in chunk]}
         response = client.post("/v1/analyze/batch", json=body)
         assert response.status_code == 200
-        return list(response.json()["reports"])
+        reports = list(response.json()["reports"])
+        for report in reports:
+            report.pop("queries"), report.pop("fixes")
+        return reports
 
     def fhir(chunk: list[str]) -> list[dict[str, Any]]:
         bundle = {
@@ -164,14 +169,25 @@ def test_concurrent_batch_and_fhir(client: httpx.Client, analyzer: docgap.Analyz
         }
         response = client.post("/v1/fhir", json=bundle)
         assert response.status_code == 200
-        return [response.json()["reports"][n] for n in chunk]
+        answer = response.json()
+        assert answer["resourceType"] == "Bundle"
+        gaps: dict[str, list[str]] = {n: [] for n in chunk}
+        for entry in answer["entry"]:
+            resource = entry["resource"]
+            if resource["resourceType"] == "DetectedIssue":
+                document = resource["implicated"][0]["reference"].split("/", 1)[1]
+                gaps[document].append(resource["code"]["coding"][0]["code"])
+        return [gaps[n] for n in chunk]
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         from_batch = pool.map(batch, batches)
         from_fhir = pool.map(fhir, batches)
-        got = [r for chunk in [*from_batch, *from_fhir] for r in chunk]
+        got_batch = [r for chunk in from_batch for r in chunk]
+        got_fhir = [g for chunk in from_fhir for g in chunk]
     expected = [_expected(analyzer, n, NOTES[n]) for n in names]
-    assert got == expected + expected
+    assert got_batch == expected
+    # /v1/fhir answers each document's gaps as DetectedIssues, in the report's order.
+    assert got_fhir == [[gap["key"] for gap in e["gaps"]] for e in expected]
 
 
 @pytest.mark.parametrize(
@@ -194,7 +210,12 @@ def test_limits_and_malformed_input(
     else:
         response = client.post(path, json=body)
     assert response.status_code == status
-    assert response.json()["error"] == key
+    body = response.json()
+    if path == "/v1/fhir":  # FHIR errors are OperationOutcomes with docgap's key as coding
+        assert body["resourceType"] == "OperationOutcome"
+        assert body["issue"][0]["details"]["coding"][0]["code"] == key
+    else:
+        assert body["error"] == key
     assert SECRET not in response.text
 
 

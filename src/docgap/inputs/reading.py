@@ -376,17 +376,22 @@ class Source:
         for batch in parquet.iter_batches(batch_size=1024):
             # Strings as bytes: a value that is not UTF-8 is decoded on its own (warned),
             # instead of failing the whole batch.
+            # A binary column stays bytes (its text is "not a string", as in every engine).
+            strings = {
+                name
+                for name, column in zip(batch.schema.names, batch.columns, strict=True)
+                if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
+            }
             columns = {
-                name: (
-                    column.cast(pa.binary())
-                    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-                    else column
-                ).to_pylist()
+                name: (column.cast(pa.binary()) if name in strings else column).to_pylist()
                 for name, column in zip(batch.schema.names, batch.columns, strict=True)
             }
             for index in range(batch.num_rows):
                 row_no += 1
-                row = {name: _text_of(values[index]) for name, values in columns.items()}
+                row = {
+                    name: _text_of(values[index]) if name in strings else values[index]
+                    for name, values in columns.items()
+                }
                 raw_id = row.get(id_col)
                 note_id = str(raw_id) if raw_id not in (None, "") else f"row-{row_no}"
                 meta = _meta(row, {id_col, self.text_col})

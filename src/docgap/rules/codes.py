@@ -7,9 +7,9 @@ inclusion terms, e.g. "C5-C6 disc disorder with radiculopathy" under M50.122).
 They are read from ``icd_facts.json``, which :mod:`docgap.rules.icd_facts_build` writes
 from simple-icd-10-cm for the pack's codes and families: importing simple-icd-10-cm parses
 its whole tabular list (3-4 s per process), the file takes milliseconds.
-``tests/unit/test_icd_facts.py`` fails when the file is not a fresh build. A code is known
-here if and only if it is in the file, so the lexicon loader's check of a pack's codes
-(:func:`docgap.rules.lexicon._check_code`) refuses a code the file lacks: rebuild it.
+``tests/unit/test_icd_facts.py`` fails when the file is not a fresh build. A code the file
+lacks (another pack's, say) is looked up in simple-icd-10-cm itself, once, at the cost of
+its import; a code neither knows is refused (the lexicon loader checks a pack's codes).
 """
 
 from __future__ import annotations
@@ -50,13 +50,22 @@ def _facts() -> dict[str, Any]:
 
 
 def _fact(code: str) -> dict[str, Any]:
-    fact: dict[str, Any] | None = _facts().get(_base(code))
+    fact: dict[str, Any] | None = _facts().get(_base(code)) or _looked_up(_base(code))
     if fact is None:
-        raise KeyError(
-            f"{code} is not an ICD-10-CM code docgap knows (not in icd_facts.json; "
-            "a new pack code needs: python -m docgap.rules.icd_facts_build)"
-        )
+        raise KeyError(f"{code} is not an ICD-10-CM code")
     return fact
+
+
+@lru_cache(maxsize=256)
+def _looked_up(code: str) -> dict[str, Any] | None:
+    """A code outside the shipped facts file, read from simple-icd-10-cm (slow: on demand)."""
+    from docgap.rules.icd_facts_build import build_facts
+
+    try:
+        facts: dict[str, Any] = build_facts([code], families=())["codes"]
+    except ValueError:
+        return None
+    return facts.get(code)
 
 
 @lru_cache(maxsize=256)
