@@ -49,6 +49,12 @@ class TemplateReader:
         )
         boxes = _alternation([*templates.checked_boxes, *templates.empty_boxes])
         self._box_first_line = re.compile(rf"^\s*(?:[-*•]\s*)?(?:{boxes})")
+        # A box inside the mention itself ("ROM: [x] Decreased [ ] Full" matched as
+        # "ROM: [x] Decreased") is the mention's own value: the boxes after it are other options.
+        self._inner_box = re.compile(
+            rf"(?P<checked>{_alternation(templates.checked_boxes)})"
+            rf"|(?P<empty>{_alternation(templates.empty_boxes)})"
+        )
         self._pick_lists = [re.compile(p, re.IGNORECASE) for p in templates.pick_lists]
         self._before = re.compile(
             rf"(?:(?P<checked>{_alternation(templates.checked_boxes)})"
@@ -66,6 +72,9 @@ class TemplateReader:
         before = text[(line_start + 1 if line_start != -1 else max(0, start - _WINDOW)) : start]
         if self._in_pick_list(text, start, end):
             return "unfilled"
+        inner = self._inner_box.search(text, start, end)
+        if inner:
+            return "affirmed" if inner.group("checked") else "negated"
 
         if self._box_first_line.match(before):
             # "[x] Dizziness  [ ] Tinnitus": on this line a box precedes its label.
