@@ -39,6 +39,7 @@ __all__ = [
     "__version__",
     "analyze",
     "default_analyzer",
+    "drafts",
     "to_frame",
 ]
 
@@ -73,3 +74,15 @@ def default_analyzer() -> Analyzer:
 def analyze(text: str, note_id: str = "note") -> NoteReport:
     """Analyse one note with the shipped rules."""
     return default_analyzer().analyze(text, note_id)
+
+
+def drafts(report: NoteReport | dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The compliant query drafts a report calls for and a documentation fix per gap.
+
+    The same ``queries`` and ``fixes`` the service's responses carry (wording from the pack's
+    ``queries.yml``; drafts never lead: they never offer back a diagnosis already written).
+    """
+    from docgap.outputs.queries import documentation_help
+
+    record = report.to_dict() if isinstance(report, NoteReport) else report
+    return documentation_help(record)

@@ -452,3 +452,24 @@ def check_query(text: str, queries: QueryFile | None = None) -> list[str]:
         if len(set(options)) != len(options):
             problems.append("an option is offered twice")
     return problems
+
+
+def documentation_help(record: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The query drafts a record calls for, and a documentation fix per gap.
+
+    A fix is the pack's wording of what the chart lacks, with the key of the query draft to
+    send when the provider must be asked instead (a CDI specialist never adds a diagnosis).
+    The service's responses and :func:`docgap.drafts` both give exactly this.
+    """
+    drafts = draft_queries(record)
+    by_gap = {d.gap: d.key for d in drafts}
+    fixes = [
+        {
+            "gap": gap.get("key"),
+            "severity": gap.get("severity"),
+            "suggestion": gap.get("message"),
+            "query": by_gap.get(gap.get("key")),
+        }
+        for gap in record.get("gaps") or ()
+    ]
+    return {"queries": [d.to_dict() for d in drafts], "fixes": fixes}

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from docgap.outputs.queries import draft_queries
+from docgap.outputs.queries import documentation_help
 from docgap.schema import response_model
 
 __all__ = [
@@ -114,18 +114,7 @@ def analysis_body(record: dict[str, Any]) -> dict[str, Any]:
     report shows; a gap's fix is the pack's message, pointing at the query that asks the
     provider when there is one.
     """
-    drafts = draft_queries(record)
-    by_gap = {d.gap: d.key for d in drafts}
-    fixes = [
-        {
-            "gap": gap.get("key"),
-            "severity": gap.get("severity"),
-            "suggestion": gap.get("message"),
-            "query": by_gap.get(gap.get("key")),
-        }
-        for gap in record.get("gaps") or ()
-    ]
-    return record | {"queries": [d.to_dict() for d in drafts], "fixes": fixes}
+    return record | documentation_help(record)
 
 
 class BatchOut(BaseModel):
