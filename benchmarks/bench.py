@@ -66,23 +66,9 @@ def read_notes(path: Path, limit: int | None) -> list[tuple[str, str]]:
     Ids listed in ``reserved_ids.txt`` beside the corpus (held-out notes) are skipped on
     their id, before their text is looked at.
     """
-    from notes import reserved_ids
+    from notes import usable_notes
 
-    reserved = reserved_ids(path)
-    notes: list[tuple[str, str]] = []
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            note_id = str(record.get("note_id") or f"line-{line_no}")
-            if note_id in reserved:
-                continue
-            text = record.get("text") or ""
-            if text.strip():
-                notes.append((note_id, text))
-                if limit is not None and len(notes) >= limit:
-                    break
+    notes = usable_notes(path, limit, distinct=False)
     if not notes:
         sys.exit(f"bench: no non-empty 'text' values in {path}")
     return notes

@@ -24,8 +24,14 @@ def reserved_ids(corpus: Path) -> frozenset[str]:
     )
 
 
-def usable_notes(corpus: Path, limit: int | None = None) -> list[tuple[str, str]]:
-    """``(note_id, text)`` of non-empty, non-reserved notes, in file order, distinct texts."""
+def usable_notes(
+    corpus: Path, limit: int | None = None, *, distinct: bool = True
+) -> list[tuple[str, str]]:
+    """``(note_id, text)`` of non-empty, non-reserved notes, in file order.
+
+    ``distinct``: each text once (the length sweep); ``False`` keeps repeated texts (the
+    throughput benchmark samples the corpus as it is).
+    """
     reserved = reserved_ids(corpus)
     seen: set[str] = set()
     notes: list[tuple[str, str]] = []
@@ -38,7 +44,7 @@ def usable_notes(corpus: Path, limit: int | None = None) -> list[tuple[str, str]
             if note_id in reserved:
                 continue  # a held-out note: its text is never looked at
             text = record.get("text") or ""
-            if not text.strip() or text in seen:
+            if not text.strip() or (distinct and text in seen):
                 continue
             seen.add(text)
             notes.append((note_id, text))

@@ -170,27 +170,18 @@ def _attach(db: Session, note_id: str, report: Report) -> StatusChange | None:
         return None
     item.previous_status = before_status
     item.status_changed_at = now
-    if before_state == "cancelled":  # withdrawn upstream: a rescan does not bring it back
-        record_entry(
-            db,
-            item,
-            SYSTEM_USER,
-            "rescan",
-            before_state,
-            {"status_changed": True, "before_status": before_status, "status": report.status},
-        )
-        return StatusChange(note_id, before_status, report.status)
-    item.state = "new"
-    item.assignee = None
-    for name in (
-        "override_status",
-        "override_elements",
-        "override_reason",
-        "query_text",
-        "response",
-        "final_code",
-    ):
-        setattr(item, name, None)
+    if before_state != "cancelled":  # withdrawn upstream: a rescan does not bring it back
+        item.state = "new"
+        item.assignee = None
+        for name in (
+            "override_status",
+            "override_elements",
+            "override_reason",
+            "query_text",
+            "response",
+            "final_code",
+        ):
+            setattr(item, name, None)
     record_entry(
         db,
         item,
