@@ -151,8 +151,9 @@ class Analyzer:
                 return folded.to_original(start + position)
 
             origin = Origin(text, to_original)
-            mentions.extend(self._extractor.extract(doc, origin, levels))
-            sections.extend(self._extractor.sections(doc, origin))
+            chunk_sections = self._extractor.sections(doc, origin)
+            mentions.extend(self._extractor.extract(doc, origin, levels, chunk_sections))
+            sections.extend(chunk_sections)
         return mentions, levels, sections, pieces
 
     def analyze(

@@ -90,7 +90,7 @@ class _FakeAnalyzer:
         self.overlapped = False
         self.calls = 0
 
-    def analyze_input(self, note: NoteInput) -> NoteReport:
+    def analyze_input(self, note: NoteInput, deadline: float | None = None) -> NoteReport:
         if self.busy:
             self.overlapped = True
         self.busy = True
@@ -350,6 +350,25 @@ def test_timeout(service_log: _Capture) -> None:
         time.sleep(1.5)
     assert slow.calls < 5
     assert any("504" in line and "slow-1" in line for line in service_log.lines)
+
+
+def test_a_long_note_stops_at_the_deadline_and_frees_its_analyzer() -> None:
+    """The request deadline reaches into the analysis: the one analyzer is free again soon.
+
+    Without it the timed-out thread would analyse the whole ~1 MB mention-dense note (about
+    ten seconds a core) holding the only analyzer, and the short request after it would
+    time out too.
+    """
+    analyzer = docgap.Analyzer(chunk_chars=20_000)
+    settings = ServiceSettings(timeout_seconds=2.0)
+    sentence = "Neck pain with occipital headaches and dizziness on turning the head. "
+    dense = sentence * ((settings.max_note_chars - 1) // len(sentence))
+    with TestClient(create_app(analyzer, settings)) as test_client:
+        response = test_client.post("/v1/analyze", json={"note_id": "long-1", "text": dense})
+        _error(response, 504, "timeout")
+        short = test_client.post("/v1/analyze", json={"note_id": "short-1", "text": "neck pain"})
+        assert short.status_code == 200, short.text
+        assert short.json()["note_id"] == "short-1"
 
 
 # -- malformed input ------------------------------------------------------------------------
@@ -690,8 +709,8 @@ class _ProvenanceAnalyzer(_FakeAnalyzer):
         "lexicon_sha256": "ab" * 32,
     }
 
-    def analyze_input(self, note: NoteInput) -> NoteReport:
-        report = super().analyze_input(note)
+    def analyze_input(self, note: NoteInput, deadline: float | None = None) -> NoteReport:
+        report = super().analyze_input(note, deadline)
         report.provenance = dict(self.provenance)
         return report
 

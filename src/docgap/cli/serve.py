@@ -42,10 +42,10 @@ def serve(
     max_note_chars: Annotated[
         int,
         typer.Option(
-            help="Longest note, in characters (kept under what the timeout can analyse: "
-            "a started analysis cannot be interrupted)."
+            help="Longest note, in characters (413 beyond; a note still being analysed at "
+            "the timeout is stopped between two chunks and answers 504)."
         ),
-    ] = 150_000,
+    ] = 1_000_000,
     timeout: Annotated[
         float, typer.Option(metavar="SECONDS", help="Seconds a request may take.")
     ] = 30.0,

@@ -189,13 +189,20 @@ class MentionExtractor:
         doc: Doc,
         origin: Origin | None = None,
         levels: list[LevelMention] | None = None,
+        sections: list[Section] | None = None,
     ) -> list[Mention]:
-        """All mentions in ``doc``, in text order, with offsets into ``origin.text``."""
+        """All mentions in ``doc``, in text order, with offsets into ``origin.text``.
+
+        ``levels`` and ``sections`` may be passed when the caller has them already (the
+        analyser reads levels once per note and keeps each chunk's sections for the report),
+        so neither is computed twice.
+        """
         origin = origin or Origin.identity(doc.text)
         if levels is None:
             levels = self.levels(origin.text)
         level_starts = [lv.start for lv in levels]
-        sections = self.sections(doc, origin)
+        if sections is None:
+            sections = self.sections(doc, origin)
         section_starts = [s.start for s in sections]
         mentions = [
             self._mention(doc, ent, origin, levels, level_starts, sections, section_starts)

@@ -16,7 +16,7 @@ from typing import Annotated
 import anyio
 from fastapi import Depends, Request
 
-from docgap.analyzer import Analyzer
+from docgap.analyzer import AnalysisTimeout, Analyzer
 from docgap.inputs.fhir import fhir_models
 from docgap.inputs.reading import NoteInput
 from docgap.report import NoteReport
@@ -46,13 +46,21 @@ class WorkerPool:
         self._limiter = anyio.CapacityLimiter(self.count)
 
     def _work(self, notes: list[NoteInput], deadline: float) -> list[NoteReport]:
+        """Analyse in this thread; the request's deadline also stops a long note between chunks.
+
+        The event loop answers 504 at the deadline; without the deadline inside the analysis
+        a timed-out thread would run on (holding its analyzer) to the end of a long note.
+        """
         analyzer = self._idle.get()
         try:
             reports = []
             for note in notes:
                 if time.monotonic() > deadline:  # the caller has given up: do no more work
                     raise _ExpiredError
-                reports.append(analyzer.analyze_input(note))
+                try:
+                    reports.append(analyzer.analyze_input(note, deadline=deadline))
+                except AnalysisTimeout:
+                    raise _ExpiredError from None
             return reports
         finally:
             self._idle.put(analyzer)
