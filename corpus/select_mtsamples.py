@@ -6,6 +6,13 @@ reserved text) is dropped before any text is looked at, and so is every text alr
 near-miss themes below, and draws a seeded sample stratified by theme.
 
     python corpus/select_mtsamples.py --n 220 --out corpus/mtsamples2/selection.jsonl
+
+The third batch (``corpus/mtsamples3``) asks for more than a theme: a note must name the neck
+or the cervical spine *and* a symptom or study the elements read (dizziness, headache,
+numbness, imaging), the real-text voice where an element is most easily misread (review of
+systems lists, "Neck: supple" exams, symptoms of other causes):
+
+    python corpus/select_mtsamples.py --batch 3 --n 150 --out corpus/mtsamples3/selection.jsonl
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ THEMES: dict[str, str] = {
     ),
 }
 
+# Batch 3: both patterns must match (the themes above then only file the note).
+NECK = r"\bneck\b|\bc-spine\b|\bcervical (spine|disc|spondyl\w*|stenosis|radicul\w*)"
+SYMPTOM_OR_STUDY = (
+    r"dizz|vertig|headache|occipital|numb|tingl|radicul|\bmri\b|x-ray|\bct\b|tinnitus"
+)
+
 
 def main() -> None:
     """Write the seeded, theme-stratified selection."""
@@ -43,12 +56,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=220)
     parser.add_argument("--seed", type=int, default=20261204)
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--batch", type=int, choices=(2, 3), default=2)
     args = parser.parse_args()
+    own = f"mtsamples{args.batch}"
 
     reserved = set((SHARED / "reserved_ids.txt").read_text().split())
     used: set[str] = set()
     for path in (REPO / "corpus").rglob("*.jsonl"):
-        if "mtsamples2" in path.parts:
+        if own in path.parts:
             continue  # this batch itself (the selection and its labels)
         for line in path.read_text().splitlines():
             if line.strip():
@@ -67,6 +82,11 @@ def main() -> None:
             if not text or text in seen_texts or text in used or rec["note_id"] in used:
                 continue
             seen_texts.add(text)
+            if args.batch == 3 and not (
+                re.search(NECK, text, re.IGNORECASE)
+                and re.search(SYMPTOM_OR_STUDY, text, re.IGNORECASE)
+            ):
+                continue
             theme = next(
                 (t for t, p in THEMES.items() if re.search(p, text, re.IGNORECASE)), "other"
             )
