@@ -1,4 +1,4 @@
-"""The second real-text batch, the new-voice corpus and the held-out new-voice batch.
+"""The real-text batches 2 and 3, the new-voice corpora and the held-out new-voice batches.
 
 Each is checked like the development corpus: it loads with docgap's gold reader, every
 status follows section 3 from its element labels (the independent rules of
@@ -20,10 +20,21 @@ from docgap.evaluation.scores import load_gold
 ROOT = Path(__file__).resolve().parents[2]
 CORPORA = {
     "mtsamples2": ROOT / "corpus" / "mtsamples2" / "gold.jsonl",
+    "mtsamples3": ROOT / "corpus" / "mtsamples3" / "gold.jsonl",
     "voices": ROOT / "corpus" / "voices" / "gold.jsonl",
+    "voices3": ROOT / "corpus" / "voices3" / "gold.jsonl",
     "heldout-voices": ROOT / "corpus" / "heldout" / "voices.jsonl",
+    "heldout-voices2": ROOT / "corpus" / "heldout" / "voices2.jsonl",
 }
-FLOORS = {"mtsamples2": 200, "voices": 80, "heldout-voices": 40}
+FLOORS = {
+    "mtsamples2": 200,
+    "mtsamples3": 150,
+    "voices": 80,
+    "voices3": 80,
+    "heldout-voices": 40,
+    "heldout-voices2": 40,
+}
+REAL = ("mtsamples2", "mtsamples3")
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -47,7 +58,7 @@ def test_every_status_follows_section_3(name: str) -> None:
     assert not wrong
 
 
-@pytest.mark.parametrize("name", ["mtsamples2", "voices"])
+@pytest.mark.parametrize("name", ["mtsamples2", "mtsamples3", "voices", "voices3"])
 def test_gold_is_the_parts_merged(name: str) -> None:
     folder = CORPORA[name].parent
     built = build_gold.build(folder / "parts", folder / "adjudications.jsonl")
@@ -57,8 +68,9 @@ def test_gold_is_the_parts_merged(name: str) -> None:
 
 
 @pytest.mark.skipif(not SHARED_MTSAMPLES.is_file(), reason="no shared MTSamples copy")
-def test_real_notes_are_verbatim() -> None:
-    ours = {r["id"]: r["text"] for r in _records(CORPORA["mtsamples2"])}
+@pytest.mark.parametrize("name", REAL)
+def test_real_notes_are_verbatim(name: str) -> None:
+    ours = {r["id"]: r["text"] for r in _records(CORPORA[name])}
     found = {}
     with SHARED_MTSAMPLES.open(encoding="utf-8") as handle:
         for line in handle:

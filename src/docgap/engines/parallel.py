@@ -231,7 +231,8 @@ def _analyze_pooled(
     max_ahead = 2 * size * per_worker
     pool = _Pool(size, options, settings.hook, settings.start_method)
     by_handle: dict[Any, _Worker] = {}  # what to wait on: each worker's pipe and process
-    watch = selectors.DefaultSelector()  # by_handle's handles, registered once per change
+    # by_handle's handles, registered once each time by_handle changes
+    watch: selectors.BaseSelector = selectors.DefaultSelector()
     graceful = False
     try:
         while True:
