@@ -7,11 +7,15 @@ Each overridden mention says why in its evidence.
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from docgap import Analyzer
-from docgap.rules.lexicon import DiscourseFile, DiscourseRule, load_lexicon
+from docgap.resources import lexicon_dir
+from docgap.rules.lexicon import DiscourseFile, DiscourseRule, LexiconError, load_lexicon
 
 
 def _evidence(analyzer: Analyzer, text: str, element: str) -> list[tuple[str, str, bool, str]]:
@@ -25,7 +29,7 @@ def _evidence(analyzer: Analyzer, text: str, element: str) -> list[tuple[str, st
 
 def test_shipped_discourse_rules_load() -> None:
     kinds = {rule.kind for rule in load_lexicon().discourse.rules}
-    assert kinds == {"resolution", "retraction", "answer", "quotation"}
+    assert kinds == {"resolution", "retraction", "answer", "quotation", "dispute", "gloss"}
 
 
 def test_resolution_makes_earlier_mention_past_and_says_where(analyzer: Analyzer) -> None:
@@ -81,6 +85,12 @@ def test_quoted_record_excerpt_is_reported(analyzer: Analyzer) -> None:
         {"rules": [{"kind": "gossip", "reason": "r"}]},
         {"rules": [{"kind": "resolution", "reason": "r", "cues": ["(unclosed"]}]},
         {"rules": [{"kind": "answer", "reason": "r", "becomes": "maybe"}]},
+        # a dispute or gloss with no cue would fire on every mention
+        {"rules": [{"kind": "dispute", "reason": "r"}]},
+        {"rules": [{"kind": "gloss", "reason": "r"}]},
+        # a gloss takes its head's assertion; keeps_* is a dispute's
+        {"rules": [{"kind": "gloss", "reason": "r", "cues": ["aka"], "becomes": "negated"}]},
+        {"rules": [{"kind": "retraction", "reason": "r", "keeps_sections": ["assessment"]}]},
     ],
 )
 def test_discourse_file_is_validated(data: dict[str, object]) -> None:
@@ -91,3 +101,47 @@ def test_discourse_file_is_validated(data: dict[str, object]) -> None:
 def test_rule_without_becomes_keeps_assertion() -> None:
     rule = DiscourseRule(kind="quotation", reason="quoted (offset {offset})")
     assert rule.becomes is None and rule.window == 60
+
+
+def test_dispute_overrides_the_earlier_referral_diagnosis(analyzer: Analyzer) -> None:
+    text = (
+        "Referred with a diagnosis of cervicocranial syndrome.\n"
+        "Impression: I don't think cervicocranial syndrome is the right label.\n"
+    )
+    found = _evidence(analyzer, text, "named_syndrome")
+    assert found and not any(counted for _, _, counted, _ in found)
+    assert found[0][3].startswith("disputed by the author later in the note (offset ")
+
+
+def test_adoption_after_a_dispute_counts(analyzer: Analyzer) -> None:
+    text = (
+        "Last year I did not think this was cervicocranial syndrome.\n"
+        "Assessment: cervicocranial syndrome.\n"
+    )
+    found = _evidence(analyzer, text, "named_syndrome")
+    assert [counted for _, _, counted, _ in found] == [False, True]
+
+
+def test_gloss_takes_the_reading_of_what_it_glosses(analyzer: Analyzer) -> None:
+    asked = (
+        "He wondered whether he has Barre-Lieou syndrome, also known as cervicocranial syndrome.\n"
+    )
+    found = _evidence(analyzer, asked, "named_syndrome")
+    assert [counted for _, _, counted, _ in found] == [False, False]
+    assert found[1][3].startswith("a gloss of the mention at offset ")
+    named = "Assessment: cervicocranial syndrome (aka Barre-Lieou syndrome).\n"
+    assert all(counted for _, _, counted, _ in _evidence(analyzer, named, "named_syndrome"))
+
+
+def test_dispute_keeps_names_are_checked(tmp_path: Path) -> None:
+    root = tmp_path / "lexicons"
+    shutil.copytree(lexicon_dir(), root)
+    path = root / "common" / "discourse.yml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "keeps_sections: [assessment]", "keeps_sections: [assesment]"
+        ),
+        encoding="utf-8",
+    )
+    with pytest.raises(LexiconError, match=r"section 'assesment' is not in sections\.yml"):
+        load_lexicon(root)

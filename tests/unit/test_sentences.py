@@ -47,6 +47,13 @@ SPLITS = [
     ("- neck pain\n- dizziness", ["- neck pain", "- dizziness"]),
     ("neck pain\n\nvertigo", ["neck pain", "vertigo"]),
     ("Neck pain", ["Neck pain"]),
+    # a detached "?" opens the next queried diagnosis of a referral; an attached one ends
+    # a question
+    (
+        "Referral: ? cervicogenic headache ? Barre-Lieou syndrome. Thanks.",
+        ["Referral: ? cervicogenic headache ? Barre-Lieou syndrome.", "Thanks."],
+    ),
+    ("Any dizziness? Tinnitus.", ["Any dizziness?", "Tinnitus."]),
 ]
 
 

@@ -4,7 +4,9 @@ ConText reads one sentence at a time, but a note is read as a whole (spec sectio
 symptom affirmed in a copied-forward history is not current when the note later says it has
 resolved; a diagnosis the provider retracts as entered in error names nothing; in a visit
 transcript the patient's answer decides a question ("Any dizziness?" / "No, not anymore.");
-a diagnosis quoted from another record is reported, not adopted.
+a diagnosis quoted from another record is reported, not adopted; a diagnosis raised by a
+referral, a claim or a relative and later rejected by the author no longer counts; a gloss
+("X, also called Y") names nothing by itself.
 
 This module runs after :class:`~docgap.nlp.mentions.MentionExtractor` has read every
 mention. It is driven by ``lexicons/common/discourse.yml`` (:class:`DiscourseRule`), changes
@@ -68,6 +70,8 @@ class DiscourseReader:
             "retraction": self._retraction,
             "answer": self._answer,
             "quotation": self._quotation,
+            "dispute": self._dispute,
+            "gloss": self._gloss,
         }
 
     def apply(self, mentions: Sequence[Mention], text: str) -> list[Mention]:
@@ -158,6 +162,91 @@ class DiscourseReader:
                         m = rule.override(m, opened)
             out.append(m)
         return out
+
+    @staticmethod
+    def _dispute(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A diagnosis the author later rejects no longer counts where it was raised before.
+
+        A referral "with a diagnosis of X", a claim asking to add X, a relative's or the
+        patient's belief: when a later mention of the label is itself not counted (negated or
+        rejected as reported/disputed) and a dispute cue stands near it ("I don't think X is
+        the right label", "I do not agree with adding X"), the earlier mentions that would
+        count are overridden. A mention after the dispute is untouched (the later statement
+        wins both ways: an author who adopts X after others doubted it still names it), and
+        so is the author's own adopted assessment (``keeps_qualifiers``, or ``keeps_sections``
+        unless the dispute stands in such a section too).
+        """
+        disputes = [
+            m
+            for m in mentions
+            if rule.applies_to(m) and _denied(m) and rule.cue_near(text, m) is not None
+        ]
+        if not disputes:
+            return mentions
+        out = []
+        for m in mentions:
+            later = next((d for d in disputes if d.start > m.start), None)
+            if (
+                later is not None
+                and m.rejection is None
+                and m.assertion in _OVERRIDABLE
+                and rule.applies_to(m)
+                and not _kept(rule.rule, m, later)
+            ):
+                m = rule.override(m, later.start)
+            out.append(m)
+        return out
+
+    @staticmethod
+    def _gloss(rule: _Compiled, mentions: list[Mention], text: str) -> list[Mention]:
+        """A gloss ("X, which is also called Y", "X (aka Y)") takes X's assertion.
+
+        The gloss only renames X, so it names nothing by itself: when X does not count
+        (hypothetical, uncertain, reported), neither does Y. A gloss of a counted X keeps its
+        own reading. ``cues`` must match the whole text between X and Y, at most ``window``
+        characters; mentions are read in order, so a chain of glosses passes X's reading on.
+        """
+        out = list(mentions)
+        for i in range(1, len(out)):
+            head, gloss = out[i - 1], out[i]
+            between = text[head.end : gloss.start]
+            if (
+                not (rule.applies_to(head) and rule.applies_to(gloss))
+                or head.end > gloss.start
+                or len(between) > rule.rule.window
+                or _counted(head)
+                or gloss.rejection is not None
+                or gloss.assertion not in _OVERRIDABLE
+                or not any(p.fullmatch(between) for p in rule.cues)
+            ):
+                continue
+            out[i] = replace(
+                gloss,
+                assertion=head.assertion,
+                assertion_source="discourse",
+                rejection=rule.rule.reason.format(offset=head.start),
+            )
+        return out
+
+
+def _counted(mention: Mention) -> bool:
+    """Whether a mention passes its rules and is affirmed (a diagnosis the note names)."""
+    return mention.rejection is None and mention.assertion == "affirmed"
+
+
+def _denied(mention: Mention) -> bool:
+    """Negated, or rejected by its rules (reported, disputed): a mention that can dispute.
+
+    A relative's (family) or hypothetical mention is not the author denying the diagnosis.
+    """
+    return mention.assertion == "negated" or mention.rejection is not None
+
+
+def _kept(rule: DiscourseRule, mention: Mention, dispute: Mention) -> bool:
+    """Whether ``mention`` is the author's own adopted assessment, out of a dispute's reach."""
+    if rule.keeps_qualifiers and mention.qualifiers & set(rule.keeps_qualifiers):
+        return True
+    return mention.section in rule.keeps_sections and dispute.section not in rule.keeps_sections
 
 
 def _sentence_of(mentions: list[Mention], start: int) -> int:

@@ -105,10 +105,8 @@ class SentenceSplitter:
                     starts[i - lo] = not self._soft_wrap(prev_word, token)
                 elif prev_word.text in _END:
                     before = doc[prev_word.i - 1].lower_ if prev_word.i > 0 else ""
-                    # "? cervicocranial syndrome": a "?" before a lower-case word marks doubt,
-                    # it does not end a question.
-                    starts[i - lo] = before not in self._no_break_after and not (
-                        prev_word.text == "?" and token.text[:1].islower()
+                    starts[i - lo] = before not in self._no_break_after and not _doubt_mark(
+                        doc, prev_word, token
                     )
             pending_newlines = 0
             prev_word = token
@@ -122,6 +120,23 @@ class SentenceSplitter:
         if text in _BULLETS or not text[:1].islower():
             return False
         return prev_text == "," or (prev_text[:1].isalpha() and prev_text not in {":"})
+
+
+def _doubt_mark(doc: Doc, mark: Token, token: Token) -> bool:
+    """Whether ``mark`` is a "?" of doubt before ``token``, not the end of a question.
+
+    A "?" before a lower-case word ("? cervicocranial syndrome") marks doubt. So does a
+    detached "?" (spaces on both sides) that opens the next item of a referral's list of
+    queried diagnoses ("? cervicogenic headache ? Barre-Lieou syndrome"): a question's own
+    "?" is attached to its last word ("Any dizziness?"). Splitting there would leave the
+    second item in a sentence of its own, out of the reach of its "?" (spec section 1).
+    """
+    if mark.text != "?":
+        return False
+    if token.text[:1].islower():
+        return True
+    detached = mark.i > 0 and bool(doc[mark.i - 1].whitespace_) and bool(mark.whitespace_)
+    return detached and "\n" not in mark.whitespace_
 
 
 class _Marks:

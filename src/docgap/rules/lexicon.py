@@ -222,24 +222,43 @@ class DiscourseRule(_Strict):
     ``kind`` says what the cue does (see docgap.nlp.discourse): ``resolution`` (a later
     statement that a symptom is gone), ``retraction`` (a diagnosis withdrawn as entered in
     error), ``answer`` (a question's answer decides it), ``quotation`` (a diagnosis quoted
-    from another record is reported, not adopted). ``labels`` limits the rule to mentions of
+    from another record is reported, not adopted), ``dispute`` (the author later rejects or
+    disputes a diagnosis raised earlier by a referral, a claim, a relative or the patient, so
+    the earlier mentions no longer count), ``gloss`` (an apposition such as "X, also known as
+    Y" names nothing by itself: Y takes X's assertion). ``labels`` limits the rule to mentions of
     those target labels (empty: every label); ``window`` is how many characters from a
     mention a cue may stand; ``becomes`` is the assertion an overridden mention takes
     (none: it keeps its assertion and is only rejected, with ``reason``).
     """
 
-    kind: Literal["resolution", "retraction", "answer", "quotation"]
+    kind: Literal["resolution", "retraction", "answer", "quotation", "dispute", "gloss"]
     cues: list[str] = Field(default_factory=list)
     labels: list[str] = Field(default_factory=list)
     window: int = Field(default=60, ge=1)
     becomes: Assertion | None = None
     reason: str
+    # dispute only: what marks an earlier mention as the author's own adopted assessment,
+    # which a dispute does not reach (a qualifier, or a section unless the dispute stands
+    # in one of these sections too): see docgap.nlp.discourse.
+    keeps_qualifiers: list[str] = Field(default_factory=list)
+    keeps_sections: list[str] = Field(default_factory=list)
     note: str | None = None
 
     @field_validator("cues")
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> DiscourseRule:
+        """A dispute or gloss with no cue would fire on every mention; keeps_* is a dispute's."""
+        if self.kind in ("dispute", "gloss") and not self.cues:
+            raise ValueError(f"a {self.kind} rule needs cues")
+        if self.kind != "dispute" and (self.keeps_qualifiers or self.keeps_sections):
+            raise ValueError("keeps_qualifiers and keeps_sections belong to a dispute rule")
+        if self.kind == "gloss" and self.becomes is not None:
+            raise ValueError("a gloss takes the assertion of the mention it glosses (no becomes)")
+        return self
 
 
 class DiscourseFile(_Strict):
@@ -509,6 +528,7 @@ def _check_references(
     for category in lexicon.context.assertions:
         if category not in known:
             raise LexiconError(f"{context_paths[0]}: assertion category {category!r} has no rules")
+    _check_discourse(lexicon, known)
     region = lexicon.levels.region
     for qualifier in (region.qualifier, region.outside_qualifier):
         if qualifier not in known:
@@ -516,6 +536,31 @@ def _check_references(
                 f"{lexicon.root / 'common' / 'levels.yml'}: region qualifier {qualifier!r} is "
                 f"not a category of any context rule in {context_where}"
             )
+
+
+def _check_discourse(lexicon: Lexicon, known: set[str]) -> None:
+    """A dispute rule's kept qualifiers and kept sections must exist.
+
+    A misspelt name would silently let a dispute reach the author's own assessment. (Labels
+    are not checked: discourse.yml is common to every pack, each with its own labels.)
+    """
+    where = lexicon.root / "common" / "discourse.yml"
+    sections = {s.category for s in lexicon.sections.sections}
+    for i, rule in enumerate(lexicon.discourse.rules):
+        problems = [
+            *(
+                f"qualifier {x!r} is not a category of any context rule"
+                for x in rule.keeps_qualifiers
+                if x not in known
+            ),
+            *(
+                f"section {x!r} is not in sections.yml"
+                for x in rule.keeps_sections
+                if x not in sections
+            ),
+        ]
+        if problems:
+            raise LexiconError(f"{where}: rule {i} ({rule.kind}): {'; '.join(problems)}")
 
 
 def find_pack_dir(root: Path, pack: str = DEFAULT_PACK) -> Path:
