@@ -235,11 +235,23 @@ class DiscourseRule(_Strict):
     becomes: Assertion | None = None
     reason: str
     note: str | None = None
+    # Words a cue does not reach a mention across ("occipital headaches persist, but the
+    # dizziness has gone away": the "but" keeps the headaches current). A wide window reads a
+    # cue after a relative clause ("the headaches which were prominent two years ago have
+    # gone away"); the barriers keep it from reaching another clause's symptom.
+    barriers: list[str] = Field(default_factory=list)
 
-    @field_validator("cues")
+    @field_validator("cues", "barriers")
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
+
+    @model_validator(mode="after")
+    def _barriers_need_resolution(self) -> DiscourseRule:
+        """Barriers are read between a mention and its cue, which only resolution rules use."""
+        if self.barriers and self.kind != "resolution":
+            raise ValueError(f"barriers apply to resolution rules, not to {self.kind!r}")
+        return self
 
 
 class DiscourseFile(_Strict):
