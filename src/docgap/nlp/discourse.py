@@ -40,6 +40,7 @@ class _Compiled:
         self.rule = rule
         self.cues = [re.compile(c, re.IGNORECASE) for c in rule.cues]
         self.labels = frozenset(rule.labels)
+        self.barriers = [re.compile(b, re.IGNORECASE) for b in rule.barriers]
 
     def applies_to(self, mention: Mention) -> bool:
         return not self.labels or mention.label in self.labels
@@ -49,7 +50,22 @@ class _Compiled:
         lo = max(mention.sentence_start, mention.start - self.rule.window)
         hi = min(mention.sentence_end, mention.end + self.rule.window)
         piece = text[lo:hi]
-        return next((m for p in self.cues if (m := p.search(piece))), None)
+        for p in self.cues:
+            for found in p.finditer(piece):
+                if not self._across_barrier(text, mention, lo + found.start(), lo + found.end()):
+                    return found
+        return None
+
+    def _across_barrier(self, text: str, mention: Mention, start: int, end: int) -> bool:
+        """Whether a barrier word stands between the mention and the cue at start..end.
+
+        A cue belongs to its own clause: "occipital headaches persist, but the dizziness has
+        gone away" resolves the dizziness only (discourse.yml ``barriers``).
+        """
+        if not self.barriers:
+            return False
+        between = text[mention.end : start] if start >= mention.end else text[end : mention.start]
+        return any(b.search(between) for b in self.barriers)
 
     def override(self, mention: Mention, offset: int) -> Mention:
         reason = self.rule.reason.format(offset=offset)
@@ -100,6 +116,9 @@ class DiscourseReader:
             if m.group in resolved_at
             and m.start > resolved_at[m.group]
             and m.assertion == "affirmed"
+            # a mention that does not count ("the headaches she gets now are generalised",
+            # with no occipital location) is no recurrence of the resolved symptom
+            and m.rejection is None
             and m.sentence_start > _sentence_of(mentions, resolved_at[m.group])
             and rule.cue_near(text, m) is None
         }

@@ -81,6 +81,9 @@ class M530Parameters(BaseModel):
     future_sections: list[str]
     attribution_sections: list[str]
     tied_to_neck_qualifiers: list[str]
+    # An element whose tie to the neck is read from other qualifiers than the default: the
+    # neck named beside a cranial symptom is no tie, beside an arm symptom it usually is.
+    tied_to_neck_by_element: dict[str, list[str]] = Field(default_factory=dict)
     narrative_sections: list[str]
     performed_qualifier: str
     treated_levels_record_treatment: bool
@@ -174,10 +177,31 @@ class M530Pack:
         self._subluxation_is_finding = params.subluxation_is_cervical_finding
         self._attribution_sections = frozenset(params.attribution_sections)
         self._tied_to_neck = frozenset(params.tied_to_neck_qualifiers)
+        self._tied_by_element = self._ties_by_element(params, categories, where)
         self._narrative_sections = frozenset(params.narrative_sections)
         self._not_current_sections = frozenset(
             s.category for s in lexicon.sections.sections if s.assertion
         )
+
+    def _ties_by_element(
+        self, params: M530Parameters, categories: set[str], where: str
+    ) -> dict[str, frozenset[str]]:
+        """parameters.tied_to_neck_by_element, checked: attributable elements, known qualifiers."""
+        ties: dict[str, frozenset[str]] = {}
+        for element, qualifiers in params.tied_to_neck_by_element.items():
+            if element not in self._attributable:
+                raise LexiconError(
+                    f"{where}: parameters/tied_to_neck_by_element: {element!r} is not an "
+                    "attributable element"
+                )
+            unknown = [q for q in qualifiers if q not in categories]
+            if unknown:
+                raise LexiconError(
+                    f"{where}: parameters/tied_to_neck_by_element/{element}: {unknown} are not "
+                    "categories of any context rule"
+                )
+            ties[element] = frozenset(qualifiers)
+        return ties
 
     # ------------------------------------------------------------------ elements
     def _simple(self, found: Findings, mentions: list[Mention], label: str) -> None:
@@ -335,6 +359,7 @@ class M530Pack:
         if not causes:
             return
         for label in self._attributable:
+            tied = self._tied_by_element.get(label, self._tied_to_neck)
             kept = []
             for m in found.of(label):
                 cause = next(
@@ -346,7 +371,7 @@ class M530Pack:
                             c.sentence_start == m.sentence_start
                             or (
                                 c.section in self._attribution_sections
-                                and not m.qualifiers & self._tied_to_neck
+                                and not m.qualifiers & tied
                             )
                         )
                     ),

@@ -243,21 +243,29 @@ class DiscourseRule(_Strict):
     keeps_qualifiers: list[str] = Field(default_factory=list)
     keeps_sections: list[str] = Field(default_factory=list)
     note: str | None = None
+    # Words a cue does not reach a mention across ("occipital headaches persist, but the
+    # dizziness has gone away": the "but" keeps the headaches current). A wide window reads a
+    # cue after a relative clause ("the headaches which were prominent two years ago have
+    # gone away"); the barriers keep it from reaching another clause's symptom.
+    barriers: list[str] = Field(default_factory=list)
 
-    @field_validator("cues")
+    @field_validator("cues", "barriers")
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
 
     @model_validator(mode="after")
     def _fits_kind(self) -> DiscourseRule:
-        """A dispute or gloss with no cue would fire on every mention; keeps_* is a dispute's."""
+        """A dispute or gloss needs cues; keeps_* is a dispute's and barriers a resolution's."""
         if self.kind in ("dispute", "gloss") and not self.cues:
             raise ValueError(f"a {self.kind} rule needs cues")
         if self.kind != "dispute" and (self.keeps_qualifiers or self.keeps_sections):
             raise ValueError("keeps_qualifiers and keeps_sections belong to a dispute rule")
         if self.kind == "gloss" and self.becomes is not None:
             raise ValueError("a gloss takes the assertion of the mention it glosses (no becomes)")
+        # Barriers are read between a mention and its cue, which only resolution rules use.
+        if self.barriers and self.kind != "resolution":
+            raise ValueError(f"barriers apply to resolution rules, not to {self.kind!r}")
         return self
 
 
