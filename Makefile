@@ -62,7 +62,8 @@ java:
 # Retrain the shipped review model: needed whenever lexicons/ change (the model records the
 # lexicon hash it was trained with and is refused, with a warning, under other rules).
 model: install
-	$(BIN)/docgap train corpus/dev/gold.jsonl --out models/review --card models/README.md
+	$(BIN)/python corpus/build_training.py
+	$(BIN)/docgap train corpus/training.jsonl --out models/review --card models/README.md
 
 spark-bench: install-dev java
 	$(BIN)/python benchmarks/spark_bench.py

@@ -79,3 +79,20 @@ def test_real_notes_are_verbatim(name: str) -> None:
                 found[record["note_id"]] = record["text"]
     assert set(found) == set(ours)
     assert [i for i in ours if ours[i] != found[i]] == []
+
+
+def test_training_file_is_the_tunable_corpora() -> None:
+    """corpus/training.jsonl (the review model's input) is rebuilt from the gold files."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build_training", ROOT / "corpus" / "build_training.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = (ROOT / "corpus" / "training.jsonl").read_text(encoding="utf-8")
+    assert module.build() == text, "run: python corpus/build_training.py"
+    parts = {json.loads(line)["part"] for line in text.splitlines()}
+    assert parts == set(module.SOURCES)
+    assert not parts & {"heldout", "mtsamples3"}  # blind and real-text check sets stay out

@@ -15,7 +15,7 @@ warning, and docgap reports the rules' verdict alone.
 
 This module applies a model with numpy alone (scikit-learn is imported only to train:
 :mod:`docgap.scoring.training`); a scan pays neither its import nor its per-call overhead.
-Train: ``docgap train corpus/dev/gold.jsonl --out models/review`` (:mod:`docgap.scoring.training`).
+Train: ``docgap train corpus/training.jsonl --out models/review`` (:mod:`docgap.scoring.training`).
 """
 
 from __future__ import annotations
