@@ -41,6 +41,8 @@ class _Compiled:
         self.cues = [re.compile(c, re.IGNORECASE) for c in rule.cues]
         self.labels = frozenset(rule.labels)
         self.barriers = [re.compile(b, re.IGNORECASE) for b in rule.barriers]
+        self.leading = [re.compile(b, re.IGNORECASE) for b in rule.leading_barriers]
+        self.anaphors = [re.compile(a, re.IGNORECASE) for a in rule.anaphors]
 
     def applies_to(self, mention: Mention) -> bool:
         return not self.labels or mention.label in self.labels
@@ -62,10 +64,39 @@ class _Compiled:
         A cue belongs to its own clause: "occipital headaches persist, but the dizziness has
         gone away" resolves the dizziness only (discourse.yml ``barriers``).
         """
-        if not self.barriers:
-            return False
-        between = text[mention.end : start] if start >= mention.end else text[end : mention.start]
-        return any(b.search(between) for b in self.barriers)
+        if start >= mention.end:
+            between, barriers = text[mention.end : start], self.barriers
+        else:
+            between, barriers = text[end : mention.start], [*self.barriers, *self.leading]
+        return any(b.search(between) for b in barriers)
+
+    def anaphor_after(self, text: str, mentions: list[Mention], i: int) -> int | None:
+        """Where a later sentence pointing back at mention ``i``'s sentence resolves it.
+
+        "Tinnitus at intake. That has since cleared.": the anaphor must open the next
+        sentence that holds no mention of the rule's labels, within ``window`` characters.
+        """
+        if not self.anaphors:
+            return None
+        m = mentions[i]
+        nxt = next(
+            (
+                n
+                for n in mentions[i + 1 :]
+                if self.applies_to(n) and n.sentence_start >= m.sentence_end
+            ),
+            None,
+        )
+        hi = min(len(text), m.sentence_end + self.rule.window)
+        if nxt is not None:
+            hi = min(hi, nxt.sentence_start)
+        after = text[m.sentence_end : hi]
+        lead = len(after) - len(after.lstrip(" \t\n.;:-"))
+        for p in self.anaphors:
+            found = p.match(after, lead)
+            if found:
+                return m.sentence_end + found.start()
+        return None
 
     def override(self, mention: Mention, offset: int) -> Mention:
         reason = self.rule.reason.format(offset=offset)
@@ -105,8 +136,10 @@ class DiscourseReader:
         affirmed after the cue (a recurrence) keeps the group current.
         """
         resolved_at: dict[str, int] = {}
-        for m in mentions:
-            if rule.applies_to(m) and rule.cue_near(text, m):
+        for i, m in enumerate(mentions):
+            if rule.applies_to(m) and (
+                rule.cue_near(text, m) or rule.anaphor_after(text, mentions, i) is not None
+            ):
                 resolved_at[m.group] = m.start
         if not resolved_at:
             return mentions

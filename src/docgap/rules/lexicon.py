@@ -248,8 +248,17 @@ class DiscourseRule(_Strict):
     # cue after a relative clause ("the headaches which were prominent two years ago have
     # gone away"); the barriers keep it from reaching another clause's symptom.
     barriers: list[str] = Field(default_factory=list)
+    # resolution only. Barriers that stop a cue standing *before* the mention: "ear pain
+    # resolved; occipital headaches persist" keeps the headaches, while "blurred vision; none
+    # now" (cue after the mention) still resolves it.
+    leading_barriers: list[str] = Field(default_factory=list)
+    # resolution only. A later sentence that resolves the symptoms of the sentence before it
+    # by pointing back ("That has since cleared.", "These have all settled."): the regex
+    # must match at the start of a sentence with no mention of the rule's labels, within
+    # ``window`` characters after the previous mention.
+    anaphors: list[str] = Field(default_factory=list)
 
-    @field_validator("cues", "barriers")
+    @field_validator("cues", "barriers", "leading_barriers", "anaphors")
     @classmethod
     def _regex_compiles(cls, value: list[str]) -> list[str]:
         return _check_regexes(value)
@@ -264,8 +273,8 @@ class DiscourseRule(_Strict):
         if self.kind == "gloss" and self.becomes is not None:
             raise ValueError("a gloss takes the assertion of the mention it glosses (no becomes)")
         # Barriers are read between a mention and its cue, which only resolution rules use.
-        if self.barriers and self.kind != "resolution":
-            raise ValueError(f"barriers apply to resolution rules, not to {self.kind!r}")
+        if (self.barriers or self.leading_barriers or self.anaphors) and self.kind != "resolution":
+            raise ValueError(f"barriers and anaphors apply to resolution rules, not {self.kind!r}")
         return self
 
 
