@@ -14,10 +14,14 @@ from docgap.nlp.sentences import SentenceSplitter
 __all__ = ["SentenceSplitter"]
 
 
-@Language.factory("docgap_sentences_v1", default_config={"no_break_after": []})
-def make_sentence_splitter(nlp: Language, name: str, no_break_after: list[str]) -> SentenceSplitter:
+@Language.factory(
+    "docgap_sentences_v1", default_config={"no_break_after": [], "spoken_breaks": {}}
+)
+def make_sentence_splitter(
+    nlp: Language, name: str, no_break_after: list[str], spoken_breaks: dict[str, list[str]]
+) -> SentenceSplitter:
     """The clinical sentence splitter over the whole note."""
-    return SentenceSplitter(no_break_after)
+    return SentenceSplitter(no_break_after, spoken_breaks)
 
 
 @Language.factory("docgap_sectionizer_v1", default_config={"phrase_matcher_attr": "LOWER"})
@@ -47,10 +51,14 @@ def make_target_matcher(
 
 @Language.factory(
     "docgap_context_v1",
-    default_config={"phrase_matcher_attr": "LOWER", "no_break_after": []},
+    default_config={"phrase_matcher_attr": "LOWER", "no_break_after": [], "spoken_breaks": {}},
 )
 def make_context(
-    nlp: Language, name: str, phrase_matcher_attr: str, no_break_after: list[str]
+    nlp: Language,
+    name: str,
+    phrase_matcher_attr: str,
+    no_break_after: list[str],
+    spoken_breaks: dict[str, list[str]],
 ) -> FastConText:
     """The medspaCy ConText (no default rules), splitting sentences around targets only."""
     return FastConText(
@@ -60,6 +68,7 @@ def make_context(
         span_attrs=None,
         phrase_matcher_attr=phrase_matcher_attr,
         no_break_after=no_break_after,
+        spoken_breaks=spoken_breaks,
     )
 
 

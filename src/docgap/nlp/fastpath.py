@@ -417,10 +417,16 @@ class ScopedConText(ConText):
 class FastConText(ScopedConText):
     """ConText that splits sentences and builds modifiers only where the targets are."""
 
-    def __init__(self, *args: Any, no_break_after: Sequence[str] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        no_break_after: Sequence[str] = (),
+        spoken_breaks: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self._matcher = _speed_up(self, ConText)
-        self.splitter = SentenceSplitter(no_break_after)
+        self.splitter = SentenceSplitter(no_break_after, spoken_breaks)
         if self.max_scope is not None:  # a global window instead of sentences
             raise ValueError("FastConText scopes modifiers by sentence; max_scope must be None")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import spacy
@@ -81,13 +82,25 @@ def target_rules(lexicon: Lexicon) -> list[TargetRule]:
     return rules
 
 
-def _title_regex(titles: list[str]) -> str:
-    """A section title at a line start (or after "." / "," in run-together text)."""
+def _title_regex(titles: list[str], suffixes: Sequence[str] = ()) -> str:
+    """A section title at a line start (or after "." / "," in run-together text).
+
+    A space in a title matches any spacing, and so does the space around its "/"
+    ("ASSESSMENT / PLAN"). A long title may carry one of ``suffixes`` before its colon or
+    line end ("Impression (02/03/2026):", "Assessment/Plan per Dr X:"); a suffixed title
+    needs that colon or line end, so prose ("Assessment of the neck showed ...") is no title.
+    """
     long_titles = sorted((t for t in titles if len(t) > 1), key=len, reverse=True)
     short_titles = [t for t in titles if len(t) == 1]
     alternatives = []
     if long_titles:
-        body = "|".join(re.escape(t).replace(r"\ ", r"\s+") for t in long_titles)
+        body = "|".join(
+            re.escape(t).replace(r"\ ", r"\s+").replace("/", r"\s*/\s*") for t in long_titles
+        )
+        if suffixes:
+            # First, so that "PLAN - revised:" is one title, not "PLAN -" and a body.
+            tail = "|".join(f"(?:{suffix})" for suffix in suffixes)
+            alternatives.append(rf"(?:{body})[ \t]*(?:{tail})[ \t]*(?::|[ \t]*(?=\r?\n))")
         alternatives.append(rf"(?:{body})[ \t]*(?::|[ \t]-[ \t]|[ \t]*(?=\r?\n))")
     if short_titles:
         body = "|".join(re.escape(t) for t in short_titles)
@@ -104,7 +117,7 @@ def section_rules(lexicon: Lexicon) -> list[SectionRule]:
                 SectionRule(
                     literal=section.category,
                     category=section.category,
-                    pattern=_title_regex(section.titles),
+                    pattern=_title_regex(section.titles, lexicon.sections.title_suffixes),
                 )
             )
         for i, pattern in enumerate(section.patterns):
@@ -205,9 +218,15 @@ def _add_targets(nlp: Language, factory: str, lexicon: Lexicon) -> None:
         matcher.add(target_rules(lexicon))
 
 
+def _spoken_breaks(lexicon: Lexicon) -> dict[str, list[str]]:
+    """The spoken sentence ends, as the splitter's config (plain lists, serialisable)."""
+    return lexicon.sentences.spoken_breaks.model_dump()
+
+
 def _build_fast(nlp: Language, lexicon: Lexicon) -> None:
     """The fast components (docgap.nlp.fastpath): sentences split late, around targets."""
     no_break_after = list(lexicon.sentences.no_break_after)
+    spoken = _spoken_breaks(lexicon)
     nlp.tokenizer = TextKeepingTokenizer(nlp.tokenizer)
     sectionizer: Any = nlp.add_pipe("docgap_sectionizer_v1")
     sectionizer.add(section_rules(lexicon))
@@ -216,7 +235,7 @@ def _build_fast(nlp: Language, lexicon: Lexicon) -> None:
         context: Any = nlp.add_pipe(
             "docgap_context_v1",
             name=f"context_{layer}",
-            config={"no_break_after": no_break_after},
+            config={"no_break_after": no_break_after, "spoken_breaks": spoken},
         )
         context.add(context_rules(lexicon, layer))
     prepare(nlp)
@@ -230,7 +249,10 @@ def _build_reference(nlp: Language, lexicon: Lexicon) -> None:
     them against medspaCy's own graph).
     """
     no_break_after = list(lexicon.sentences.no_break_after)
-    nlp.add_pipe("docgap_sentences_v1", config={"no_break_after": no_break_after})
+    nlp.add_pipe(
+        "docgap_sentences_v1",
+        config={"no_break_after": no_break_after, "spoken_breaks": _spoken_breaks(lexicon)},
+    )
     sectionizer: Any = nlp.add_pipe(
         "medspacy_sectionizer", config={"rules": None, "span_attrs": None}
     )

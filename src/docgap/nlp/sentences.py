@@ -9,7 +9,7 @@ few targets can be found without splitting the whole note (:meth:`split_around`)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import cast
 
 import numpy
@@ -26,8 +26,20 @@ _BULLETS = frozenset({"-", "*", "•", "·", "o", ">", "–"})
 class SentenceSplitter:
     """Marks sentence starts for ConText scopes."""
 
-    def __init__(self, no_break_after: Iterable[str]) -> None:
+    def __init__(
+        self,
+        no_break_after: Iterable[str],
+        spoken_breaks: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
         self._no_break_after = frozenset(t.lower().rstrip(".") for t in no_break_after)
+        spoken = spoken_breaks or {}
+        # A spoken mark ("new paragraph") by its last word, as the words before it.
+        self._spoken: dict[str, list[tuple[str, ...]]] = {}
+        for mark in spoken.get("words", ()):
+            words = tuple(mark.split())
+            self._spoken.setdefault(words[-1], []).append(words[:-1])
+        self._spoken_not_after = frozenset(spoken.get("not_after", ()))
+        self._spoken_not_before = frozenset(spoken.get("not_before", ()))
 
     def __call__(self, doc: Doc) -> Doc:
         """Mark every token as a sentence start or not."""
@@ -108,9 +120,30 @@ class SentenceSplitter:
                     starts[i - lo] = before not in self._no_break_after and not _doubt_mark(
                         doc, prev_word, token
                     )
+                elif prev_word.lower_ in self._spoken:
+                    starts[i - lo] = self._spoken_end(doc, prev_word, token)
             pending_newlines = 0
             prev_word = token
         return starts
+
+    def _spoken_end(self, doc: Doc, last: Token, token: Token) -> bool:
+        """Whether a spoken mark ending in ``last`` ("... pain period no ...") ends a sentence.
+
+        The mark's words must be adjacent tokens; the word before it and ``token`` after it
+        decide whether it is the ordinary word ("a period of", "menstrual period").
+        """
+        if token.is_punct:
+            return False
+        if token.lower_ in self._spoken_not_before:
+            return False
+        for head in self._spoken[last.lower_]:
+            first = last.i - len(head)
+            if first < 0 or tuple(t.lower_ for t in doc[first : last.i]) != head:
+                continue
+            before = doc[first - 1].lower_ if first > 0 else ""
+            if before not in self._spoken_not_after:
+                return True
+        return False
 
     @staticmethod
     def _soft_wrap(prev: Token, token: Token) -> bool:

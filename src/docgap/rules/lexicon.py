@@ -191,9 +191,24 @@ class SectionDef(_Strict):
 
 
 class SectionsFile(_Strict):
-    """The section titles file."""
+    """The section titles file.
+
+    ``title_suffixes`` are regexes for what may stand between a known title and its colon
+    (an author, a date, "revised"): without them "ASSESSMENT (Dr. X):" opened no section,
+    and the attributions and diagnoses in it were read as history. A suffix must not
+    contain a colon or a line break, so it cannot swallow the section's first line.
+    """
 
     sections: list[SectionDef]
+    title_suffixes: list[str] = Field(default_factory=list)
+
+    @field_validator("title_suffixes")
+    @classmethod
+    def _suffix_regex_compiles(cls, value: list[str]) -> list[str]:
+        for suffix in _check_regexes(value):
+            if re.search(suffix, ":") or re.search(suffix, "\n"):
+                raise ValueError(f"title suffix {suffix!r} matches a colon or a line break")
+        return value
 
 
 class TemplatesFile(_Strict):
@@ -320,10 +335,34 @@ class LevelsFile(_Strict):
         return _check_regexes(value)
 
 
+class SpokenBreaks(_Strict):
+    """Punctuation spoken as words in raw speech-recognition text ("period", "new paragraph").
+
+    Dictation transcribed verbatim has no "." at all, so one negation ("she denies
+    dizziness ... period no arm pain") ran on to the end of the note. ``words`` are the
+    spoken marks, each one or more words; ``not_after`` and ``not_before`` are the words
+    beside a mark that make it the ordinary word ("a period of two weeks", "menstrual
+    period", "the next line of treatment").
+    """
+
+    words: list[str] = Field(default_factory=list)
+    not_after: list[str] = Field(default_factory=list)
+    not_before: list[str] = Field(default_factory=list)
+
+    @field_validator("words", "not_after", "not_before")
+    @classmethod
+    def _lower_words(cls, value: list[str]) -> list[str]:
+        for word in value:
+            if not word.strip() or word != word.lower():
+                raise ValueError(f"spoken-break word {word!r} must be non-blank lower case")
+        return value
+
+
 class SentencesFile(_Strict):
-    """Tokens after which a period does not end a sentence."""
+    """Tokens after which a period does not end a sentence; spoken sentence ends."""
 
     no_break_after: list[str]
+    spoken_breaks: SpokenBreaks = Field(default_factory=SpokenBreaks)
 
 
 _AFFIRMED_ONLY: list[Assertion] = ["affirmed"]
