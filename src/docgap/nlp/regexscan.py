@@ -52,6 +52,19 @@ def required_words(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return frozenset(w for w in found if not any(v != w and v in w for v in found))
 
 
+def _selective(words: frozenset[str] | None) -> bool:
+    """Whether a literal-word test skips the expression on most texts.
+
+    A shared scan runs every member's alternation at each anchor of every text, so each
+    member added to a group costs all texts; an expression that needs a longer word ("standing",
+    "tamsulosin") is cheaper alone behind the test ``word in text``, which most texts fail.
+    Short words ("on", "with") are in nearly every note, so those members stay grouped.
+    """
+    return bool(words) and min(len(w.strip()) for w in words) >= _SELECTIVE_LENGTH
+
+
+_SELECTIVE_LENGTH = 5  # characters: the shortest word that makes the test worth running
+
 _MAX_WORDS = 64  # past this many alternatives, a word set is not worth checking
 
 
@@ -301,6 +314,8 @@ class RegexBank:
     ) -> list[_Group | _Single]:
         by_anchor: dict[tuple[str, int, bool], list[tuple[int, str]]] = {}
         for index, pattern in enumerate(patterns):
+            if words is not None and _selective(words[index]):
+                continue  # run alone, and only on texts holding one of its words
             split = _split_anchor(pattern)
             if split is not None:
                 key = (split[0], pattern.flags, lowered[index])
