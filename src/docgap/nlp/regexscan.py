@@ -60,7 +60,9 @@ def _selective(words: frozenset[str] | None) -> bool:
     "tamsulosin") is cheaper alone behind the test ``word in text``, which most texts fail.
     Short words ("on", "with") are in nearly every note, so those members stay grouped.
     """
-    return bool(words) and min(len(w.strip()) for w in words) >= _SELECTIVE_LENGTH
+    return words is not None and bool(words) and min(len(w.strip()) for w in words) >= (
+        _SELECTIVE_LENGTH
+    )
 
 
 _SELECTIVE_LENGTH = 5  # characters: the shortest word that makes the test worth running
