@@ -15,6 +15,8 @@ only mentions that would otherwise count, and says why in each one's ``rejection
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -79,15 +81,17 @@ class _Compiled:
         if not self.anaphors:
             return None
         m = mentions[i]
+        hi = min(len(text), m.sentence_end + self.rule.window)
+        # Only mentions whose sentence starts before ``hi`` can bound it (mentions are in text
+        # order): stop there, with no copy and no scan of the rest of the note, so the cost
+        # stays linear in mentions.
+        later = itertools.takewhile(
+            lambda n: n.sentence_start < hi, itertools.islice(mentions, i + 1, None)
+        )
         nxt = next(
-            (
-                n
-                for n in mentions[i + 1 :]
-                if self.applies_to(n) and n.sentence_start >= m.sentence_end
-            ),
+            (n for n in later if self.applies_to(n) and n.sentence_start >= m.sentence_end),
             None,
         )
-        hi = min(len(text), m.sentence_end + self.rule.window)
         if nxt is not None:
             hi = min(hi, nxt.sentence_start)
         after = text[m.sentence_end : hi]
@@ -235,9 +239,12 @@ class DiscourseReader:
         ]
         if not disputes:
             return mentions
+        # The first dispute after each mention, by bisection (linear in mentions overall).
+        starts = [d.start for d in disputes]
         out = []
         for m in mentions:
-            later = next((d for d in disputes if d.start > m.start), None)
+            k = bisect.bisect_right(starts, m.start)
+            later = disputes[k] if k < len(disputes) else None
             if (
                 later is not None
                 and m.rejection is None
