@@ -152,9 +152,10 @@ def test_rendered_data_highlights_the_right_offsets(example_records, example_tex
 
 # ------------------------------------------------------------------ escaping
 def test_markup_in_note_text_and_ids_never_becomes_markup(hostile_record) -> None:
-    page = render_html(
-        [hostile_record], source="<b>scan</b> & co", texts={HOSTILE_ID: HOSTILE_TEXT}
-    )
+    # Not flagged for review, whatever the shipped model says of it: a flagged note's id is
+    # shown (escaped) in the summary above the data, the next test's case.
+    record = hostile_record | {"review": False}
+    page = render_html([record], source="<b>scan</b> & co", texts={HOSTILE_ID: HOSTILE_TEXT})
     # Only the page's own four script tags: three JSON blobs and its script.
     assert len(re.findall(r"<script", page, re.IGNORECASE)) == 4
     assert "alert(" not in page.split('<script type="application/json" id="docgap-config">')[0]
